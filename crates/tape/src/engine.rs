@@ -1,0 +1,332 @@
+//! Reverse mode: walks the graph from the outputs in decreasing id order (ids grow
+//! with creation, so this is a topological order), without recursion.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use smallvec::SmallVec;
+
+use crate::error::{Result, TapeError};
+use crate::float::Float;
+use crate::ops::Ctx;
+use crate::tensor::Tensor;
+use crate::var::{Kind, Var, lock, with_grad_mode};
+
+/// Options of [`grad`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GradOptions {
+    /// Record the backward pass, so the gradients can be differentiated again.
+    /// Implies `retain_graph`.
+    pub create_graph: bool,
+    /// Keep the graph's rules for another backward pass.
+    pub retain_graph: bool,
+    /// Return `None` for an input the outputs do not depend on, instead of an error.
+    pub allow_unused: bool,
+}
+
+/// Where the walk delivers gradients.
+enum Sink<'a, T: Float> {
+    /// Accumulate into every parameter's `.grad()`.
+    Parameters,
+    /// Collect the gradients of these vars (by id → position) and leave `.grad()` alone.
+    Inputs(&'a HashMap<u64, usize>, &'a mut [Option<Var<T>>]),
+}
+
+/// The nodes reachable from `roots` through vars that require a gradient, in
+/// decreasing id order. Nodes older than `min_id` cannot lead to a wanted input
+/// and are left out.
+fn collect_nodes<T: Float>(roots: &[Var<T>], min_id: u64) -> Result<Vec<Var<T>>> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Var<T>> = roots
+        .iter()
+        .filter(|r| r.requires_grad())
+        .cloned()
+        .collect();
+    let mut nodes = Vec::new();
+    while let Some(var) = stack.pop() {
+        if var.0.id < min_id || !seen.insert(var.0.id) {
+            continue;
+        }
+        if let Kind::Op(op) = var.0.kind {
+            match lock(&var.0.grad_fn).as_ref() {
+                Some(gf) => stack.extend(gf.inputs.iter().filter(|v| v.requires_grad()).cloned()),
+                None => return Err(TapeError::GraphFreed { op }),
+            }
+        }
+        nodes.push(var);
+    }
+    nodes.sort_unstable_by_key(|v| std::cmp::Reverse(v.0.id));
+    Ok(nodes)
+}
+
+/// Adds `g` into a gradient slot, with a recorded op when building a graph.
+fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) -> Result<()> {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(acc) => acc.add(&g)?,
+    });
+    Ok(())
+}
+
+/// Runs the rule of `node` on its incoming gradient and returns the gradients of
+/// its inputs, summed back to their shapes.
+fn apply_rule<T: Float>(
+    node: &Var<T>,
+    grad: &Var<T>,
+    op: &'static str,
+    retain: bool,
+    min_id: u64,
+) -> Result<Vec<(Var<T>, Var<T>)>> {
+    let mut guard = lock(&node.0.grad_fn);
+    let grad_fn = guard.as_ref().ok_or(TapeError::GraphFreed { op })?;
+    for (i, (input, &saved)) in grad_fn.inputs.iter().zip(&grad_fn.versions).enumerate() {
+        let current = input.0.version.load(Ordering::Acquire);
+        if current != saved {
+            return Err(TapeError::ModifiedInPlace {
+                name: input.name(),
+                op,
+                input: i,
+                saved,
+                current,
+            });
+        }
+    }
+    let needs: SmallVec<[bool; 4]> = grad_fn
+        .inputs
+        .iter()
+        .map(|v| v.requires_grad() && v.0.id >= min_id)
+        .collect();
+    let ctx = Ctx {
+        inputs: &grad_fn.inputs,
+        output: node,
+        grad,
+        needs: &needs,
+    };
+    let grads = grad_fn.rule.backward(&ctx)?;
+    let mut out = Vec::with_capacity(grads.len());
+    for ((input, g), &needed) in grad_fn.inputs.iter().zip(grads).zip(&needs) {
+        if let (true, Some(g)) = (needed, g) {
+            let g = if g.shape() == input.shape() {
+                g
+            } else {
+                g.sum_to(input.shape())?
+            };
+            out.push((input.clone(), g));
+        }
+    }
+    if !retain {
+        // Frees the rule and the references to the inputs (and so the saved values).
+        guard.take();
+    }
+    Ok(out)
+}
+
+fn run<T: Float>(
+    roots: &[Var<T>],
+    seeds: Vec<Var<T>>,
+    mut sink: Sink<'_, T>,
+    opts: GradOptions,
+    min_id: u64,
+) -> Result<()> {
+    let retain = opts.retain_graph || opts.create_graph;
+    let nodes = collect_nodes(roots, min_id)?;
+    let position: HashMap<u64, usize> =
+        nodes.iter().enumerate().map(|(i, v)| (v.0.id, i)).collect();
+    let mut grads: Vec<Option<Var<T>>> = vec![None; nodes.len()];
+    for (root, seed) in roots.iter().zip(seeds) {
+        if let Some(&p) = position.get(&root.0.id) {
+            accumulate(&mut grads[p], seed)?;
+        }
+    }
+    with_grad_mode(opts.create_graph, || {
+        for (p, node) in nodes.iter().enumerate() {
+            let Some(grad) = grads[p].take() else {
+                continue;
+            };
+            if let Sink::Inputs(wanted, out) = &mut sink {
+                if let Some(&k) = wanted.get(&node.0.id) {
+                    accumulate(&mut out[k], grad.clone())?;
+                }
+            }
+            match node.0.kind {
+                Kind::Op(op) => {
+                    for (input, g) in apply_rule(node, &grad, op, retain, min_id)? {
+                        accumulate(&mut grads[position[&input.0.id]], g)?;
+                    }
+                }
+                Kind::Parameter if matches!(sink, Sink::Parameters) => {
+                    accumulate_into_leaf(node, grad.value())?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    })
+}
+
+fn accumulate_into_leaf<T: Float>(leaf: &Var<T>, g: Tensor<T>) -> Result<()> {
+    let mut slot = lock(&leaf.0.grad);
+    match slot.as_mut() {
+        None => *slot = Some(g),
+        Some(acc) => acc.add_assign(&g)?,
+    }
+    Ok(())
+}
+
+fn ones_like<T: Float>(v: &Var<T>) -> Var<T> {
+    Var::constant(Tensor::ones(v.shape()))
+}
+
+impl<T: Float> Var<T> {
+    /// Computes the gradient of this one-element result with respect to every
+    /// parameter it depends on, and adds it to their [`Var::grad`]. Frees the graph;
+    /// a second call through the same graph is an error ([`Var::backward_retain`]
+    /// keeps it).
+    pub fn backward(&self) -> Result<()> {
+        self.backward_with(false)
+    }
+
+    /// As [`Var::backward`], keeping the graph for another pass.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::parameter(Tensor::scalar(3.0f64));
+    /// let y = x.mul(&x).unwrap();
+    /// y.backward_retain().unwrap();
+    /// y.backward().unwrap();                      // accumulates: 6 + 6
+    /// assert_eq!(x.grad().unwrap().item().unwrap(), 12.0);
+    /// assert!(y.backward().is_err());             // the graph is gone now
+    /// ```
+    pub fn backward_retain(&self) -> Result<()> {
+        self.backward_with(true)
+    }
+
+    fn backward_with(&self, retain_graph: bool) -> Result<()> {
+        if self.numel() != 1 {
+            return Err(TapeError::NonScalarOutput {
+                shape: self.shape().into(),
+            });
+        }
+        let opts = GradOptions {
+            retain_graph,
+            ..Default::default()
+        };
+        run(
+            std::slice::from_ref(self),
+            vec![ones_like(self)],
+            Sink::Parameters,
+            opts,
+            0,
+        )
+    }
+
+    /// Backward from a non-scalar result with an explicit ∂L/∂self (`grad_output`,
+    /// same shape as `self`), accumulating into the parameters.
+    pub fn backward_from(&self, grad_output: &Tensor<T>, retain_graph: bool) -> Result<()> {
+        if grad_output.shape() != self.shape() {
+            return Err(TapeError::ShapeMismatch {
+                op: "backward_from",
+                lhs: self.shape().into(),
+                rhs: grad_output.shape().into(),
+            });
+        }
+        let opts = GradOptions {
+            retain_graph,
+            ..Default::default()
+        };
+        let seed = Var::constant(grad_output.clone());
+        run(
+            std::slice::from_ref(self),
+            vec![seed],
+            Sink::Parameters,
+            opts,
+            0,
+        )
+    }
+}
+
+/// The gradients of `Σ_k ⟨grad_outputs[k], outputs[k]⟩` with respect to `inputs`,
+/// returned as vars, without touching any [`Var::grad`]. `grad_outputs` defaults
+/// to ones (then each output must have one element).
+///
+/// With `create_graph` the result is itself differentiable, so the gradient of
+/// `⟨∇f, v⟩` is the Hessian-vector product `H v`:
+///
+/// ```
+/// use tapegrad_tape::{grad, GradOptions, Tensor, Var};
+/// // f(x) = Σ x³, ∇f = 3x², H = diag(6x)
+/// let x = Var::parameter(Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap());
+/// let f = x.mul(&x).unwrap().mul(&x).unwrap().sum();
+/// let opts = GradOptions { create_graph: true, ..Default::default() };
+/// let g = grad(&[f], &[x.clone()], None, opts).unwrap()[0].clone().unwrap();
+/// let v = Var::constant(Tensor::from_vec(vec![1.0, 1.0], &[2]).unwrap());
+/// let gv = g.mul(&v).unwrap().sum();
+/// let hv = grad(&[gv], &[x.clone()], None, GradOptions::default()).unwrap()[0].clone().unwrap();
+/// assert_eq!(hv.value().data(), &[6.0, 12.0]);
+/// assert!(x.grad().is_none());
+/// ```
+pub fn grad<T: Float>(
+    outputs: &[Var<T>],
+    inputs: &[Var<T>],
+    grad_outputs: Option<&[Var<T>]>,
+    opts: GradOptions,
+) -> Result<Vec<Option<Var<T>>>> {
+    let seeds = match grad_outputs {
+        Some(g) => {
+            if g.len() != outputs.len() {
+                return Err(TapeError::InvalidArgument {
+                    op: "grad",
+                    name: "grad_outputs",
+                    value: format!("{} tensors", g.len()),
+                    reason: format!("one per output is needed ({})", outputs.len()),
+                });
+            }
+            for (o, s) in outputs.iter().zip(g) {
+                if o.shape() != s.shape() {
+                    return Err(TapeError::ShapeMismatch {
+                        op: "grad",
+                        lhs: o.shape().into(),
+                        rhs: s.shape().into(),
+                    });
+                }
+            }
+            g.to_vec()
+        }
+        None => {
+            if let Some(o) = outputs.iter().find(|o| o.numel() != 1) {
+                return Err(TapeError::NonScalarOutput {
+                    shape: o.shape().into(),
+                });
+            }
+            outputs.iter().map(ones_like).collect()
+        }
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        if !input.requires_grad() {
+            return Err(TapeError::NoGradient {
+                op: "grad",
+                what: format!("input {i} ({})", input.name()),
+            });
+        }
+    }
+    let wanted: HashMap<u64, usize> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.0.id, i))
+        .collect();
+    let min_id = inputs.iter().map(|v| v.0.id).min().unwrap_or(0);
+    let mut out = vec![None; inputs.len()];
+    run(
+        outputs,
+        seeds,
+        Sink::Inputs(&wanted, &mut out),
+        opts,
+        min_id,
+    )?;
+    if !opts.allow_unused {
+        if let Some(index) = out.iter().position(Option::is_none) {
+            return Err(TapeError::UnusedInput { index });
+        }
+    }
+    Ok(out)
+}

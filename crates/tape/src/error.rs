@@ -1,0 +1,152 @@
+//! The one error type of the tape crate.
+
+use crate::shape::Shape;
+
+/// Everything that can go wrong in a tensor op, a backward pass or a gradient check.
+///
+/// Variants name the op and the shapes involved, so a message can be acted on
+/// without a debugger.
+///
+/// ```
+/// use tapegrad_tape::{Tensor, TapeError};
+/// let a = Tensor::<f64>::zeros(&[2, 3]);
+/// let b = Tensor::<f64>::zeros(&[4, 3]);
+/// let err = a.add(&b).unwrap_err();
+/// assert!(matches!(err, TapeError::ShapeMismatch { op: "add", .. }));
+/// assert_eq!(err.to_string(), "add: shapes [2, 3] and [4, 3] are not compatible");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TapeError {
+    /// Two operands whose shapes do not fit together (broadcasting, matmul, concat…).
+    #[error("{op}: shapes {lhs:?} and {rhs:?} are not compatible")]
+    ShapeMismatch {
+        /// The op that was called.
+        op: &'static str,
+        /// Shape of the first operand.
+        lhs: Shape,
+        /// Shape of the second operand.
+        rhs: Shape,
+    },
+    /// A shape that the op cannot take (wrong rank, wrong element count, zero stride…).
+    #[error("{op}: invalid shape {shape:?}: {reason}")]
+    InvalidShape {
+        /// The op that was called.
+        op: &'static str,
+        /// The offending shape.
+        shape: Shape,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A data buffer whose length does not match the shape it was given.
+    #[error("{op}: shape {shape:?} needs {expected} elements, got {got}")]
+    DataLength {
+        /// The op that was called.
+        op: &'static str,
+        /// The requested shape.
+        shape: Shape,
+        /// Product of the shape.
+        expected: usize,
+        /// Length of the data.
+        got: usize,
+    },
+    /// An axis outside `-ndim..ndim`.
+    #[error("{op}: axis {axis} is out of range for a tensor of rank {ndim}")]
+    AxisOutOfRange {
+        /// The op that was called.
+        op: &'static str,
+        /// The axis given.
+        axis: isize,
+        /// The tensor's rank.
+        ndim: usize,
+    },
+    /// An index outside the extent of an axis.
+    #[error("{op}: index {index} is out of range for an axis of size {size}")]
+    IndexOutOfRange {
+        /// The op that was called.
+        op: &'static str,
+        /// The index given.
+        index: usize,
+        /// The axis' extent.
+        size: usize,
+    },
+    /// An argument with a value the op does not accept.
+    #[error("{op}: invalid argument {name} = {value}: {reason}")]
+    InvalidArgument {
+        /// The op that was called.
+        op: &'static str,
+        /// The argument's name.
+        name: &'static str,
+        /// The value given, formatted.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// `backward()` on a result with more than one element.
+    #[error("backward: the output must have one element to seed the gradient, got shape {shape:?}")]
+    NonScalarOutput {
+        /// Shape of the output.
+        shape: Shape,
+    },
+    /// A second backward through a graph whose buffers were freed by the first.
+    #[error(
+        "backward: the graph through `{op}` was already freed by an earlier backward; pass retain_graph to keep it"
+    )]
+    GraphFreed {
+        /// The op whose backward rule is gone.
+        op: &'static str,
+    },
+    /// A tensor saved for backward was modified in place after it was used.
+    #[error(
+        "backward: `{name}` (input {input} of `{op}`) was modified in place after the forward pass (version {saved} when used, now {current})"
+    )]
+    ModifiedInPlace {
+        /// The parameter's name, or `#id` when it has none.
+        name: String,
+        /// The op that used it.
+        op: &'static str,
+        /// Position of the tensor among the op's inputs.
+        input: usize,
+        /// Version when the op recorded it.
+        saved: u64,
+        /// Version now.
+        current: u64,
+    },
+    /// `grad` asked for an input that the outputs do not depend on.
+    #[error(
+        "grad: input {index} was not used to compute the outputs (pass allow_unused to get None)"
+    )]
+    UnusedInput {
+        /// Position of the input in the list given to `grad`.
+        index: usize,
+    },
+    /// A tensor that does not require a gradient where one is needed.
+    #[error("{op}: {what} does not require a gradient")]
+    NoGradient {
+        /// The call that needed a gradient.
+        op: &'static str,
+        /// What was given.
+        what: String,
+    },
+    /// An analytic gradient that disagrees with finite differences.
+    #[error(
+        "{check}: Jacobian mismatch for output {output}, input {input}, element {element}: analytic {analytic:e}, numeric {numeric:e}"
+    )]
+    GradientMismatch {
+        /// `"gradcheck"` or `"gradgradcheck"`.
+        check: &'static str,
+        /// Index of the output (flattened).
+        output: usize,
+        /// Index of the input in the list given.
+        input: usize,
+        /// Element of that input (flattened).
+        element: usize,
+        /// The reverse-mode value.
+        analytic: f64,
+        /// The finite-difference value.
+        numeric: f64,
+    },
+}
+
+/// Result with [`TapeError`].
+pub type Result<T, E = TapeError> = std::result::Result<T, E>;

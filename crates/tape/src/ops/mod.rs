@@ -1,0 +1,56 @@
+//! Differentiable ops. Each file holds a family of ops, each forward next to its
+//! gradient rule; the rules are written with `Var` ops, so they can be
+//! differentiated again (second derivatives, Hessian-vector products).
+
+mod broadcast;
+mod elementwise;
+mod reduce;
+
+use smallvec::SmallVec;
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::var::Var;
+
+/// The gradients a rule returns, one per input (`None` where an input gets none).
+pub type Grads<T> = SmallVec<[Option<Var<T>>; 2]>;
+
+/// What a backward rule sees: the op's inputs and output as vars, the gradient
+/// flowing into the output, and which inputs need a gradient.
+pub struct Ctx<'a, T: Float> {
+    /// The op's inputs, in the order they were recorded.
+    pub inputs: &'a [Var<T>],
+    /// The op's result (its value is what the forward pass computed).
+    pub output: &'a Var<T>,
+    /// ∂L/∂output, of the output's shape.
+    pub grad: &'a Var<T>,
+    pub(crate) needs: &'a [bool],
+}
+
+impl<T: Float> Ctx<'_, T> {
+    /// Whether input `i` needs a gradient; rules skip the work for those that don't.
+    pub fn needs(&self, i: usize) -> bool {
+        self.needs[i]
+    }
+}
+
+/// The gradient rule of an op: maps ∂L/∂output to ∂L/∂input for each input.
+///
+/// A rule may return a gradient of a broadcast shape; the engine sums it back to
+/// the input's shape. Rules are built from `Var` ops: the engine runs them without
+/// recording for a plain backward pass, and with recording when a differentiable
+/// gradient is asked for (`create_graph`).
+pub trait Backward<T: Float>: Send + Sync {
+    /// Computes the inputs' gradients.
+    fn backward(&self, ctx: &Ctx<'_, T>) -> Result<Grads<T>>;
+}
+
+/// A rule given as a closure.
+impl<T: Float, F> Backward<T> for F
+where
+    F: Fn(&Ctx<'_, T>) -> Result<Grads<T>> + Send + Sync,
+{
+    fn backward(&self, ctx: &Ctx<'_, T>) -> Result<Grads<T>> {
+        self(ctx)
+    }
+}

@@ -1,0 +1,250 @@
+//! The loops under every op: elementwise maps, broadcasting zips and sums over axes.
+//! Large same-shape work is split across threads with rayon.
+
+use rayon::prelude::*;
+
+use super::Tensor;
+use crate::error::{Result, TapeError};
+use crate::float::Float;
+use crate::shape::{self, Shape};
+
+/// Element count above which elementwise loops run on the rayon pool. Below it the
+/// hand-off costs more than the loop.
+pub const PAR_THRESHOLD: usize = 1 << 15;
+const CHUNK: usize = 1 << 13;
+
+/// Applies `f` to consecutive chunks of `out` and `input` in parallel for large data.
+fn par_map_into<T: Float>(out: &mut [T], input: &[T], f: impl Fn(T) -> T + Sync) {
+    if out.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(CHUNK)
+            .zip(input.par_chunks(CHUNK))
+            .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &x)| *o = f(x)));
+    } else {
+        out.iter_mut().zip(input).for_each(|(o, &x)| *o = f(x));
+    }
+}
+
+fn par_zip_into<T: Float>(out: &mut [T], a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) {
+    if out.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(o, (a, b))| {
+                for i in 0..o.len() {
+                    o[i] = f(a[i], b[i]);
+                }
+            });
+    } else {
+        for i in 0..out.len() {
+            out[i] = f(a[i], b[i]);
+        }
+    }
+}
+
+/// Calls `f(out_offset, a_offset, b_offset)` for every element of a broadcast
+/// result of shape `out_shape`, walking the index like an odometer.
+fn for_each_broadcast(
+    out_shape: &[usize],
+    sa: &[usize],
+    sb: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let n = shape::numel(out_shape);
+    let nd = out_shape.len();
+    let mut index: Shape = smallvec::smallvec![0; nd];
+    let (mut oa, mut ob) = (0usize, 0usize);
+    for o in 0..n {
+        f(o, oa, ob);
+        for ax in (0..nd).rev() {
+            index[ax] += 1;
+            oa += sa[ax];
+            ob += sb[ax];
+            if index[ax] < out_shape[ax] {
+                break;
+            }
+            oa -= sa[ax] * out_shape[ax];
+            ob -= sb[ax] * out_shape[ax];
+            index[ax] = 0;
+        }
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// A new tensor with `f` applied to every element.
+    ///
+    /// ```
+    /// let t = tapegrad_tape::Tensor::<f64>::arange(3).map(|x| x * x);
+    /// assert_eq!(t.data(), &[0.0, 1.0, 4.0]);
+    /// ```
+    pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Self {
+        let mut out = vec![T::ZERO; self.numel()];
+        par_map_into(&mut out, self.data(), f);
+        Self::from_parts(out, self.shape.clone())
+    }
+
+    /// Combines two tensors elementwise after broadcasting them to a common shape.
+    /// `op` names the caller in the error when the shapes do not broadcast.
+    pub fn zip_with(
+        &self,
+        other: &Self,
+        op: &'static str,
+        f: impl Fn(T, T) -> T + Sync,
+    ) -> Result<Self> {
+        if self.shape == other.shape {
+            let mut out = vec![T::ZERO; self.numel()];
+            par_zip_into(&mut out, self.data(), other.data(), f);
+            return Ok(Self::from_parts(out, self.shape.clone()));
+        }
+        let out_shape = shape::broadcast_shapes(op, &self.shape, &other.shape)?;
+        if other.numel() == 1 && out_shape == self.shape {
+            let b = other.data()[0];
+            return Ok(self.map(|a| f(a, b)));
+        }
+        if self.numel() == 1 && out_shape == other.shape {
+            let a = self.data()[0];
+            return Ok(other.map(|b| f(a, b)));
+        }
+        let sa = shape::broadcast_strides(&self.shape, &out_shape);
+        let sb = shape::broadcast_strides(&other.shape, &out_shape);
+        let mut out = vec![T::ZERO; shape::numel(&out_shape)];
+        let (a, b) = (self.data(), other.data());
+        for_each_broadcast(&out_shape, &sa, &sb, |o, ia, ib| out[o] = f(a[ia], b[ib]));
+        Ok(Self::from_parts(out, out_shape))
+    }
+
+    /// Elementwise sum with broadcasting.
+    pub fn add(&self, other: &Self) -> Result<Self> {
+        self.zip_with(other, "add", |a, b| a + b)
+    }
+
+    /// Elementwise difference with broadcasting.
+    pub fn sub(&self, other: &Self) -> Result<Self> {
+        self.zip_with(other, "sub", |a, b| a - b)
+    }
+
+    /// Elementwise product with broadcasting.
+    pub fn mul(&self, other: &Self) -> Result<Self> {
+        self.zip_with(other, "mul", |a, b| a * b)
+    }
+
+    /// Elementwise quotient with broadcasting.
+    pub fn div(&self, other: &Self) -> Result<Self> {
+        self.zip_with(other, "div", |a, b| a / b)
+    }
+
+    /// Every element times a scalar.
+    pub fn scale(&self, factor: T) -> Self {
+        self.map(|x| x * factor)
+    }
+
+    /// Adds `other` (same shape) into `self` in place: the accumulation of gradients.
+    pub fn add_assign(&mut self, other: &Self) -> Result<()> {
+        if self.shape != other.shape {
+            return Err(TapeError::ShapeMismatch {
+                op: "add_assign",
+                lhs: self.shape.clone(),
+                rhs: other.shape.clone(),
+            });
+        }
+        let out = self.data_mut();
+        let src = other.data();
+        if out.len() >= PAR_THRESHOLD {
+            out.par_chunks_mut(CHUNK)
+                .zip(src.par_chunks(CHUNK))
+                .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, &s)| *o += s));
+        } else {
+            out.iter_mut().zip(src).for_each(|(o, &s)| *o += s);
+        }
+        Ok(())
+    }
+
+    /// Sum of all elements.
+    pub fn sum_all(&self) -> T {
+        if self.numel() >= PAR_THRESHOLD {
+            self.data()
+                .par_chunks(CHUNK)
+                .map(|c| c.iter().copied().sum::<T>())
+                .sum()
+        } else {
+            self.data().iter().copied().sum()
+        }
+    }
+
+    /// The tensor repeated along broadcast axes to `shape` (NumPy's `broadcast_to`).
+    ///
+    /// ```
+    /// let t = tapegrad_tape::Tensor::<f64>::arange(3).broadcast_to(&[2, 3]).unwrap();
+    /// assert_eq!(t.data(), &[0.0, 1.0, 2.0, 0.0, 1.0, 2.0]);
+    /// ```
+    pub fn broadcast_to(&self, target: &[usize]) -> Result<Self> {
+        if self.shape.as_slice() == target {
+            return Ok(self.clone());
+        }
+        let out_shape = shape::broadcast_shapes("broadcast_to", &self.shape, target)?;
+        if out_shape.as_slice() != target {
+            return Err(TapeError::ShapeMismatch {
+                op: "broadcast_to",
+                lhs: self.shape.clone(),
+                rhs: target.into(),
+            });
+        }
+        let src = shape::broadcast_strides(&self.shape, target);
+        let mut out = vec![T::ZERO; shape::numel(target)];
+        let data = self.data();
+        for_each_broadcast(target, &src, &src, |o, i, _| out[o] = data[i]);
+        Ok(Self::from_parts(out, out_shape))
+    }
+
+    /// Sums over the given (normalized, sorted) axes. With `keepdim` the summed
+    /// axes stay with extent 1.
+    pub(crate) fn sum_axes(&self, axes: &[usize], keepdim: bool) -> Self {
+        let kept: Shape = self
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| if axes.contains(&i) { 1 } else { n })
+            .collect();
+        let mut out = vec![T::ZERO; shape::numel(&kept)];
+        let dst = shape::broadcast_strides(&kept, &self.shape);
+        let data = self.data();
+        for_each_broadcast(&self.shape, &dst, &dst, |i, o, _| out[o] += data[i]);
+        let out_shape = if keepdim {
+            kept
+        } else {
+            self.shape
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &n)| n)
+                .collect()
+        };
+        Self::from_parts(out, out_shape)
+    }
+
+    /// Sums a broadcast result back to `target`, the shape it was broadcast from:
+    /// the inverse of [`Tensor::broadcast_to`] for gradients.
+    ///
+    /// ```
+    /// let g = tapegrad_tape::Tensor::<f64>::ones(&[2, 3]);
+    /// assert_eq!(g.sum_to(&[1, 3]).unwrap().data(), &[2.0, 2.0, 2.0]);
+    /// assert_eq!(g.sum_to(&[]).unwrap().data(), &[6.0]);
+    /// ```
+    pub fn sum_to(&self, target: &[usize]) -> Result<Self> {
+        if self.shape.as_slice() == target {
+            return Ok(self.clone());
+        }
+        let compatible =
+            shape::broadcast_shapes("sum_to", target, &self.shape).is_ok_and(|s| s == self.shape);
+        if !compatible {
+            return Err(TapeError::ShapeMismatch {
+                op: "sum_to",
+                lhs: self.shape.clone(),
+                rhs: target.into(),
+            });
+        }
+        let offset = self.ndim() - target.len();
+        let axes: Shape = (0..self.ndim())
+            .filter(|&i| i < offset || (target[i - offset] == 1 && self.shape[i] != 1))
+            .collect();
+        Ok(self.sum_axes(&axes, true).reshape(target)?.clone())
+    }
+}
