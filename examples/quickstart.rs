@@ -25,7 +25,11 @@ fn main() -> Result<()> {
         no_grad(|| {
             for p in [&w, &b] {
                 let g = p.grad().expect("both parameters are used by the loss");
-                p.update(|data| data.iter_mut().zip(g.data()).for_each(|(v, g)| *v -= lr * g));
+                p.update(|data| {
+                    data.iter_mut()
+                        .zip(g.data())
+                        .for_each(|(v, g)| *v -= lr * g)
+                });
             }
         });
         if step % 20 == 0 {

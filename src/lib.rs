@@ -14,4 +14,7 @@
 //! assert_eq!(w.grad().unwrap().data(), &[2.0, -4.0]);
 //! ```
 
+pub use tapegrad_data as data;
+pub use tapegrad_nn as nn;
+pub use tapegrad_optim as optim;
 pub use tapegrad_tape as tape;

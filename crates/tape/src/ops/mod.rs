@@ -3,8 +3,13 @@
 //! differentiated again (second derivatives, Hessian-vector products).
 
 mod broadcast;
+mod conv;
 mod elementwise;
+mod matmul;
+mod pool;
 mod reduce;
+mod shape_ops;
+mod softmax;
 
 use smallvec::SmallVec;
 

@@ -1,8 +1,12 @@
 //! `Tensor<T>`: an n-dimensional, row-major, contiguous array with cheap clones.
 
+mod conv;
 mod display;
+pub mod gemm;
 mod kernels;
 mod random;
+mod reduce;
+mod shape_ops;
 
 use std::sync::Arc;
 

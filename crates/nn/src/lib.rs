@@ -1,0 +1,1 @@
+//! Layers, losses and initialization on the tapegrad tape.

@@ -1,0 +1,1 @@
+//! Optimizers (SGD, AdaGrad, RMSprop, Adam, AdamW), schedules and clipping.

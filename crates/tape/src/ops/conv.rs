@@ -1,0 +1,1 @@
+//! Convolution (conv2d) on the tape.

@@ -1,0 +1,1 @@
+//! Shape ops on the tape: transpose, permute, concat, stack, narrow, index_select, gather.

@@ -1,0 +1,1 @@
+//! Tensor-level convolution kernels (im2col and its adjoint).

@@ -1,0 +1,1 @@
+//! Tensor-level reductions along axes (max, min, logsumexp).

@@ -1,0 +1,1 @@
+//! Tensor-level shape kernels (permute, concat, narrow, gather).
