@@ -2,6 +2,7 @@
 //! with creation, so this is a topological order), without recursion.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 
 use smallvec::SmallVec;
@@ -11,6 +12,28 @@ use crate::float::Float;
 use crate::ops::Ctx;
 use crate::tensor::Tensor;
 use crate::var::{Kind, Var, lock, with_grad_mode};
+
+/// Hashes node ids (unique integers) with one multiplication: the default
+/// SipHash costs more than the rest of a small op's backward.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// Options of [`grad`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,14 +52,14 @@ enum Sink<'a, T: Float> {
     /// Accumulate into every parameter's `.grad()`.
     Parameters,
     /// Collect the gradients of these vars (by id → position) and leave `.grad()` alone.
-    Inputs(&'a HashMap<u64, usize>, &'a mut [Option<Var<T>>]),
+    Inputs(&'a IdMap<usize>, &'a mut [Option<Var<T>>]),
 }
 
 /// The nodes reachable from `roots` through vars that require a gradient, in
 /// decreasing id order. Nodes older than `min_id` cannot lead to a wanted input
 /// and are left out.
 fn collect_nodes<T: Float>(roots: &[Var<T>], min_id: u64) -> Result<Vec<Var<T>>> {
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::with_capacity_and_hasher(256, Default::default());
     let mut stack: Vec<Var<T>> = roots
         .iter()
         .filter(|r| r.requires_grad())
@@ -76,7 +99,7 @@ fn apply_rule<T: Float>(
     op: &'static str,
     retain: bool,
     min_id: u64,
-) -> Result<Vec<(Var<T>, Var<T>)>> {
+) -> Result<SmallVec<[(Var<T>, Var<T>); 2]>> {
     let mut guard = lock(&node.0.grad_fn);
     let grad_fn = guard.as_ref().ok_or(TapeError::GraphFreed { op })?;
     for (i, (input, &saved)) in grad_fn.inputs.iter().zip(&grad_fn.versions).enumerate() {
@@ -103,7 +126,7 @@ fn apply_rule<T: Float>(
         needs: &needs,
     };
     let grads = grad_fn.rule.backward(&ctx)?;
-    let mut out = Vec::with_capacity(grads.len());
+    let mut out = SmallVec::new();
     for ((input, g), &needed) in grad_fn.inputs.iter().zip(grads).zip(&needs) {
         if let (true, Some(g)) = (needed, g) {
             let g = if g.shape() == input.shape() {
@@ -130,8 +153,7 @@ fn run<T: Float>(
 ) -> Result<()> {
     let retain = opts.retain_graph || opts.create_graph;
     let nodes = collect_nodes(roots, min_id)?;
-    let position: HashMap<u64, usize> =
-        nodes.iter().enumerate().map(|(i, v)| (v.0.id, i)).collect();
+    let position: IdMap<usize> = nodes.iter().enumerate().map(|(i, v)| (v.0.id, i)).collect();
     let mut grads: Vec<Option<Var<T>>> = vec![None; nodes.len()];
     for (root, seed) in roots.iter().zip(seeds) {
         if let Some(&p) = position.get(&root.0.id) {
@@ -309,7 +331,7 @@ pub fn grad<T: Float>(
             });
         }
     }
-    let wanted: HashMap<u64, usize> = inputs
+    let wanted: IdMap<usize> = inputs
         .iter()
         .enumerate()
         .map(|(i, v)| (v.0.id, i))

@@ -153,7 +153,7 @@ impl<T: Float> Var<T> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             kind,
             requires_grad,
-            shape: value.shape().into(),
+            shape: Shape::from_slice(value.shape()),
             value: RwLock::new(value),
             version: AtomicU64::new(0),
             grad: Mutex::new(None),

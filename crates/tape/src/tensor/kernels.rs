@@ -76,9 +76,13 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(t.data(), &[0.0, 1.0, 4.0]);
     /// ```
     pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Self {
+        if self.numel() < PAR_THRESHOLD {
+            let out = self.data().iter().map(|&x| f(x)).collect();
+            return Self::from_parts(out, Shape::from_slice(&self.shape));
+        }
         let mut out = vec![T::ZERO; self.numel()];
         par_map_into(&mut out, self.data(), f);
-        Self::from_parts(out, self.shape.clone())
+        Self::from_parts(out, Shape::from_slice(&self.shape))
     }
 
     /// Combines two tensors elementwise after broadcasting them to a common shape.
@@ -92,7 +96,7 @@ impl<T: Float> Tensor<T> {
         if self.shape == other.shape {
             let mut out = vec![T::ZERO; self.numel()];
             par_zip_into(&mut out, self.data(), other.data(), f);
-            return Ok(Self::from_parts(out, self.shape.clone()));
+            return Ok(Self::from_parts(out, Shape::from_slice(&self.shape)));
         }
         let out_shape = shape::broadcast_shapes(op, &self.shape, &other.shape)?;
         if other.numel() == 1 && out_shape == self.shape {

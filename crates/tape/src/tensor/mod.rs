@@ -29,10 +29,20 @@ pub use kernels::PAR_THRESHOLD;
 /// assert_eq!(t.get(&[1, 2]).unwrap(), 6.0);
 /// assert_eq!(t.sum_all(), 21.0);
 /// ```
-#[derive(Clone, PartialEq)]
+#[derive(PartialEq)]
 pub struct Tensor<T = f32> {
     shape: Shape,
     data: Arc<Vec<T>>,
+}
+
+impl<T> Clone for Tensor<T> {
+    /// O(1): shares the buffer.
+    fn clone(&self) -> Self {
+        Self {
+            shape: Shape::from_slice(&self.shape),
+            data: Arc::clone(&self.data),
+        }
+    }
 }
 
 impl<T: Float> Tensor<T> {
@@ -43,12 +53,12 @@ impl<T: Float> Tensor<T> {
         if data.len() != expected {
             return Err(TapeError::DataLength {
                 op: "from_vec",
-                shape: shape.into(),
+                shape: Shape::from_slice(shape),
                 expected,
                 got: data.len(),
             });
         }
-        Ok(Self::from_parts(data, shape.into()))
+        Ok(Self::from_parts(data, Shape::from_slice(shape)))
     }
 
     /// Builds from parts already known to agree (internal fast path).
@@ -73,7 +83,7 @@ impl<T: Float> Tensor<T> {
 
     /// A tensor with every element equal to `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_parts(vec![value; shape::numel(shape)], shape.into())
+        Self::from_parts(vec![value; shape::numel(shape)], Shape::from_slice(shape))
     }
 
     /// All zeros.
@@ -195,7 +205,7 @@ impl<T: Float> Tensor<T> {
         if shape::numel(shape) != self.numel() {
             return Err(TapeError::InvalidShape {
                 op: "reshape",
-                shape: shape.into(),
+                shape: Shape::from_slice(shape),
                 reason: format!(
                     "cannot hold the {} elements of shape {:?}",
                     self.numel(),
@@ -204,7 +214,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         Ok(Self {
-            shape: shape.into(),
+            shape: Shape::from_slice(shape),
             data: Arc::clone(&self.data),
         })
     }

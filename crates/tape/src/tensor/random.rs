@@ -20,7 +20,7 @@ impl<T: Float> Tensor<T> {
         let data = (0..crate::shape::numel(shape))
             .map(|_| T::from_f64(lo + (hi - lo) * rng.random::<f64>()))
             .collect();
-        Self::from_parts(data, shape.into())
+        Self::from_parts(data, shape.into_iter().copied().collect())
     }
 
     /// Elements drawn from N(mean, std²) by the Box–Muller transform.
@@ -46,6 +46,6 @@ impl<T: Float> Tensor<T> {
                 }
             }
         }
-        Self::from_parts(data, shape.into())
+        Self::from_parts(data, shape.into_iter().copied().collect())
     }
 }
