@@ -91,6 +91,9 @@ fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) -> Result<()> {
     Ok(())
 }
 
+/// The gradients an op sends to its inputs: (input, gradient) pairs.
+type InputGrads<T> = SmallVec<[(Var<T>, Var<T>); 2]>;
+
 /// Runs the rule of `node` on its incoming gradient and returns the gradients of
 /// its inputs, summed back to their shapes.
 fn apply_rule<T: Float>(
@@ -99,7 +102,7 @@ fn apply_rule<T: Float>(
     op: &'static str,
     retain: bool,
     min_id: u64,
-) -> Result<SmallVec<[(Var<T>, Var<T>); 2]>> {
+) -> Result<InputGrads<T>> {
     let mut guard = lock(&node.0.grad_fn);
     let grad_fn = guard.as_ref().ok_or(TapeError::GraphFreed { op })?;
     for (i, (input, &saved)) in grad_fn.inputs.iter().zip(&grad_fn.versions).enumerate() {

@@ -5,6 +5,7 @@ use rand::Rng;
 
 use super::Tensor;
 use crate::float::Float;
+use crate::shape::Shape;
 
 impl<T: Float> Tensor<T> {
     /// Elements drawn from U(low, high).
@@ -20,7 +21,7 @@ impl<T: Float> Tensor<T> {
         let data = (0..crate::shape::numel(shape))
             .map(|_| T::from_f64(lo + (hi - lo) * rng.random::<f64>()))
             .collect();
-        Self::from_parts(data, shape.into_iter().copied().collect())
+        Self::from_parts(data, Shape::from_slice(shape))
     }
 
     /// Elements drawn from N(mean, std²) by the Box–Muller transform.
@@ -46,6 +47,6 @@ impl<T: Float> Tensor<T> {
                 }
             }
         }
-        Self::from_parts(data, shape.into_iter().copied().collect())
+        Self::from_parts(data, Shape::from_slice(shape))
     }
 }
