@@ -1,0 +1,54 @@
+"""Runs tapegrad's benchmark and its PyTorch twin in alternation (A B A B …),
+each workload in a fresh process, and prints the median per figure (with the
+range over rounds) and the ratio tapegrad / torch. For times, below 1 means
+tapegrad is faster; for GFLOP/s and GB/s, above 1 does.
+
+    cargo build --release --example bench
+    python3 benches/compare.py --rounds 3 W1 W2 W3 W4 W5
+"""
+import argparse
+import json
+import statistics
+import subprocess
+from collections import defaultdict
+
+RUST = ["target/release/examples/bench"]
+TORCH = ["python3", "benches/torch_twin.py"]
+HIGHER_IS_BETTER = ("gflops", "GBps")
+
+
+def run(cmd, wl):
+    out = subprocess.run(cmd + [wl], check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("workloads", nargs="*", default=["W1", "W2", "W3", "W4", "W5"])
+    args = ap.parse_args()
+    values = defaultdict(list)
+    for wl in args.workloads:
+        for _ in range(args.rounds):
+            for cmd in (RUST, TORCH):
+                for rec in run(cmd, wl):
+                    values[(rec["wl"], rec["metric"], rec["fw"])].append(rec["value"])
+    print("| workload | metric | tapegrad | torch | ratio tapegrad/torch |")
+    print("|---|---|---|---|---|")
+    for wl, metric in sorted({(w, m) for (w, m, _) in values}):
+        ours = values.get((wl, metric, "tapegrad"))
+        theirs = values.get((wl, metric, "torch"))
+        def fmt(xs):
+            if not xs:
+                return "n/a"
+            return f"{statistics.median(xs):.3f} ({min(xs):.3f}–{max(xs):.3f})"
+        ratio = "n/a"
+        if ours and theirs:
+            a, b = statistics.median(ours), statistics.median(theirs)
+            better = "higher" if metric.startswith(HIGHER_IS_BETTER) else "lower"
+            ratio = f"{a / b:.3f} ({better} is better)"
+        print(f"| {wl} | {metric} | {fmt(ours)} | {fmt(theirs)} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""PyTorch twin of `cargo run --release --example bench -- WL`.
+
+Same workloads, same sizes, same step counts; prints one JSON line per figure:
+{"fw": "torch", "wl": "W1", "metric": "ms_step", "value": 6.4}
+
+    python3 benches/torch_twin.py W1
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(2)
+WARMUP, STEPS = 10, 50
+
+
+def emit(wl, metric, value):
+    print(json.dumps({"fw": "torch", "wl": wl, "metric": metric, "value": round(value, 4)}), flush=True)
+
+
+def timed_steps(step, warmup=WARMUP, steps=STEPS):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def train_workload(wl, model, x, y):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    emit(wl, "ms_step", timed_steps(step))
+    emit(wl, "ms_opt", timed_steps(opt.step))
+
+
+def w1():
+    g = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 10))
+    x = torch.randn(128, 784, generator=g)
+    y = torch.randint(0, 10, (128,), generator=g)
+    train_workload("W1", model, x, y)
+
+
+def w2():
+    g = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(1600, 10))
+    x = torch.randn(64, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (64,), generator=g)
+    train_workload("W2", model, x, y)
+
+
+def w3():
+    ops = 10_000
+    x = torch.ones(16, requires_grad=True)
+    total, fwd, bwd = [], [], []
+    for run in range(60):
+        t0 = time.perf_counter()
+        y = x
+        for i in range(ops):
+            y = y * 1.0001 if i % 2 == 0 else y + 0.0001
+        loss = y.sum()
+        del y
+        t1 = time.perf_counter()
+        loss.backward()
+        del loss
+        t2 = time.perf_counter()
+        x.grad = None
+        if run >= 10:
+            fwd.append((t1 - t0) * 1e9 / ops)
+            bwd.append((t2 - t1) * 1e9 / ops)
+            total.append((t2 - t0) * 1e9 / ops)
+    emit("W3", "ns_per_op", statistics.median(total))
+    emit("W3", "fwd_ns_per_op", statistics.median(fwd))
+    emit("W3", "bwd_ns_per_op", statistics.median(bwd))
+
+
+def w4():
+    for (m, k, n), name in [((1024, 1024, 1024), "gflops_1024^3"), ((256, 784, 512), "gflops_256x784x512")]:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        out = torch.empty(m, n)
+        ms = timed_steps(lambda: torch.matmul(a, b, out=out), warmup=5, steps=30)
+        emit("W4", name, 2 * m * n * k / (ms * 1e-3) / 1e9)
+
+
+def w5():
+    n = 10_000_000
+    p = torch.nn.Parameter(torch.randn(n))
+    p.grad = torch.randn(n)
+    for fused, metric in [(True, "ms_step"), (False, "ms_step_default")]:
+        opt = torch.optim.Adam([p], lr=1e-3, fused=fused) if fused else torch.optim.Adam([p], lr=1e-3, foreach=False)
+        ms = timed_steps(opt.step, warmup=5, steps=30)
+        emit("W5", metric, ms)
+        if fused:
+            emit("W5", "GBps", 28 * n / (ms * 1e-3) / 1e9)
+
+
+if __name__ == "__main__":
+    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5}
+    for name in sys.argv[1:] or list(workloads):
+        with torch.no_grad() if name in ("W4",) else torch.enable_grad():
+            workloads[name]()
