@@ -99,6 +99,30 @@ fn permute_and_transpose_values_by_hand() {
     assert_eq!(w.grad().unwrap().data(), c.value().data());
 }
 
+/// Extents above the 32-element tiles of the blocked copy, with ragged edges.
+#[test]
+fn large_permutes_match_the_definition() {
+    let shape = [37, 3, 70];
+    let x = arange(&shape).value();
+    for perm in [[2, 1, 0], [2, 0, 1], [0, 2, 1], [1, 0, 2]] {
+        let y = Var::constant(x.clone()).permute(&perm).unwrap().value();
+        let mut k = 0;
+        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        for a in 0..out_shape[0] {
+            for b in 0..out_shape[1] {
+                for c in 0..out_shape[2] {
+                    let mut src = [0; 3];
+                    for (d, i) in [a, b, c].into_iter().enumerate() {
+                        src[perm[d]] = i;
+                    }
+                    assert_eq!(y.data()[k], x.get(&src).unwrap(), "perm {perm:?} at {k}");
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
 /// The [3, 4, 2] tensor p with p[i][j][k] = 12k + 4i + j, so that
 /// `Σ permute(w, [1, 2, 0]) ⊙ p` has the gradient arange in w's layout.
 fn permute_probe() -> Tensor<f64> {

@@ -208,6 +208,9 @@ impl<T: Float> Tensor<T> {
 /// Softmax (or log-softmax) of one `[n, inner]` block along its first axis,
 /// into `out`; `max` and `sum` are scratch rows of length `inner`.
 fn softmax_block<T: Float>(out: &mut [T], x: &[T], max: &mut [T], sum: &mut [T], log: bool) {
+    if max.len() == 1 {
+        return softmax_lane(out, x, log);
+    }
     let inner = max.len();
     max.fill(T::NEG_INFINITY);
     sum.fill(T::ZERO);
@@ -234,5 +237,27 @@ fn softmax_block<T: Float>(out: &mut [T], x: &[T], max: &mut [T], sum: &mut [T],
                 o_row[i] /= sum[i];
             }
         }
+    }
+}
+
+/// Softmax (or log-softmax) of one contiguous lane: the common case of the
+/// last axis, kept as flat loops.
+fn softmax_lane<T: Float>(out: &mut [T], x: &[T], log: bool) {
+    let max = x.iter().fold(
+        T::NEG_INFINITY,
+        |m, &v| if beats(v, m, true) { v } else { m },
+    );
+    let mut sum = T::ZERO;
+    for (o, &v) in out.iter_mut().zip(x) {
+        let e = (v - max).exp();
+        *o = if log { v - max } else { e };
+        sum += e;
+    }
+    if log {
+        let log_sum = sum.ln();
+        out.iter_mut().for_each(|o| *o -= log_sum);
+    } else {
+        let inv = T::ONE / sum;
+        out.iter_mut().for_each(|o| *o *= inv);
     }
 }
