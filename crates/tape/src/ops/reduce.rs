@@ -1,4 +1,4 @@
-//! Reductions: sums and means over all elements or given axes.
+//! Reductions: sums, means, max, min and logsumexp over all elements or given axes.
 
 use super::elementwise::single;
 use super::{Ctx, Grads};
@@ -89,4 +89,147 @@ impl<T: Float> Var<T> {
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> { single(c.grad.reshape(&from)?) },
         ))
     }
+
+    /// The largest element, as a 0-d var (NaN if any element is NaN).
+    ///
+    /// Tie rule (as PyTorch's `amax` and full `max()`): the gradient is split
+    /// evenly among all elements equal to the max, ∂x = g ⊙ [x = out] / #{x = out}.
+    /// Errors on a tensor with no elements.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::parameter(Tensor::from_vec(vec![1.0f64, 3.0, 3.0, -2.0], &[2, 2]).unwrap());
+    /// let m = x.max().unwrap();
+    /// assert_eq!(m.item().unwrap(), 3.0);
+    /// m.backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().data(), &[0.0, 0.5, 0.5, 0.0]); // the tie splits
+    /// ```
+    pub fn max(&self) -> Result<Var<T>> {
+        extremum(self, "max", &all_axes(self.ndim()), false, true)
+    }
+
+    /// The smallest element, as a 0-d var; ties split the gradient evenly, as
+    /// [`Var::max`]: ∂x = g ⊙ [x = out] / #{x = out}.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::from_vec(vec![1.0f64, -3.0, 2.0], &[3]).unwrap());
+    /// assert_eq!(x.min().unwrap().item().unwrap(), -3.0);
+    /// ```
+    pub fn min(&self) -> Result<Var<T>> {
+        extremum(self, "min", &all_axes(self.ndim()), false, false)
+    }
+
+    /// Max over `axes` (negative axes count from the end; a 0-d input takes 0 or
+    /// −1), as PyTorch's `amax`; `keepdim` keeps the axes with extent 1.
+    /// ∂x = g ⊙ [x = out] / #{x = out} along the reduced axes: ties split the
+    /// gradient evenly. Errors on a bad or repeated axis, or a reduced axis of size 0.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::from_vec(vec![1.0f64, 5.0, 2.0, 4.0, 0.0, 6.0], &[2, 3]).unwrap());
+    /// assert_eq!(x.max_axes(&[-1], false).unwrap().value().data(), &[5.0, 6.0]);
+    /// assert_eq!(x.max_axes(&[0], true).unwrap().value().data(), &[4.0, 5.0, 6.0]);
+    /// assert_eq!(x.max_axes(&[0], true).unwrap().shape(), &[1, 3]);
+    /// ```
+    pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        extremum(self, "max", axes, keepdim, true)
+    }
+
+    /// Min over `axes`, as PyTorch's `amin`; ties split the gradient evenly, as
+    /// [`Var::max_axes`]: ∂x = g ⊙ [x = out] / #{x = out}.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::from_vec(vec![1.0f64, 5.0, 2.0, 4.0, 0.0, 6.0], &[2, 3]).unwrap());
+    /// assert_eq!(x.min_axes(&[1], false).unwrap().value().data(), &[1.0, 0.0]);
+    /// ```
+    pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        extremum(self, "min", axes, keepdim, false)
+    }
+
+    /// log Σ exp(x) over all elements, as a 0-d var, computed as
+    /// m + log Σ exp(x − m) with m = max x, so large inputs do not overflow
+    /// (−∞ for no elements). ∂x = g ⊙ exp(x − out).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::from_vec(vec![1000.0f64, 1000.0], &[2]).unwrap());
+    /// let y = x.logsumexp().item().unwrap();
+    /// assert!((y - (1000.0 + 2f64.ln())).abs() < 1e-12);
+    /// ```
+    pub fn logsumexp(&self) -> Var<T> {
+        let axes: Shape = (0..self.ndim()).collect();
+        logsumexp_op(self, axes, false)
+    }
+
+    /// log Σ exp over `axes` (negative axes count from the end; a 0-d input takes
+    /// 0 or −1), stable as [`Var::logsumexp`]; `keepdim` keeps the axes with
+    /// extent 1. ∂x = g ⊙ exp(x − out), with g and out broadcast over the reduced axes.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::<f64>::zeros(&[2, 4]));
+    /// let y = x.logsumexp_axes(&[-1], false).unwrap();
+    /// assert!((y.value().data()[0] - 4f64.ln()).abs() < 1e-15);
+    /// ```
+    pub fn logsumexp_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        if self.ndim() == 0 && !axes.is_empty() {
+            shape::normalize_axes("logsumexp", axes, 1)?;
+            return self.logsumexp_axes(&[], keepdim);
+        }
+        let axes = shape::normalize_axes("logsumexp", axes, self.ndim())?;
+        Ok(logsumexp_op(self, axes, keepdim))
+    }
+}
+
+fn all_axes(ndim: usize) -> Vec<isize> {
+    (0..ndim as isize).collect()
+}
+
+/// Max (`take_max`) or min over `axes`; see [`Var::max_axes`].
+fn extremum<T: Float>(
+    x: &Var<T>,
+    op: &'static str,
+    axes: &[isize],
+    keepdim: bool,
+    take_max: bool,
+) -> Result<Var<T>> {
+    if x.ndim() == 0 && !axes.is_empty() {
+        // PyTorch lets a 0-d tensor be reduced over axis 0 or −1: the identity.
+        shape::normalize_axes(op, axes, 1)?;
+        return extremum(x, op, &[], keepdim, take_max);
+    }
+    let axes = shape::normalize_axes(op, axes, x.ndim())?;
+    x.with_value(|v| v.check_reducible(op, &axes))?;
+    let value = x.with_value(|v| v.extremum_axes(&axes, keepdim, take_max));
+    let kept = keepdim_shape(x.shape(), &axes);
+    Ok(Var::from_op(
+        op,
+        value,
+        &[x],
+        move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            // The tie weights are piecewise constant in x, so a constant here
+            // gives the right second derivative (0 almost everywhere).
+            let extremum = c.output.value().reshape(&kept)?;
+            let weights = c.inputs[0].with_value(|v| v.extremum_weights(&extremum, &axes));
+            single(c.grad.reshape(&kept)?.mul(&Var::constant(weights))?)
+        },
+    ))
+}
+
+/// logsumexp over normalized `axes`; see [`Var::logsumexp_axes`].
+fn logsumexp_op<T: Float>(x: &Var<T>, axes: Shape, keepdim: bool) -> Var<T> {
+    let value = x.with_value(|v| v.logsumexp_axes(&axes, keepdim));
+    let kept = keepdim_shape(x.shape(), &axes);
+    Var::from_op(
+        "logsumexp",
+        value,
+        &[x],
+        move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            // Built from the output var, so a second derivative flows through it.
+            let softmax = c.inputs[0].sub(&c.output.reshape(&kept)?)?.exp();
+            single(softmax.mul(&c.grad.reshape(&kept)?)?)
+        },
+    )
 }
