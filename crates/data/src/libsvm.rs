@@ -264,6 +264,9 @@ impl LineParser<'_> {
     }
 
     fn feature(&self, token: &str, previous: usize) -> Result<(usize, f64)> {
+        if token.starts_with("qid:") {
+            return Err(self.bad_feature(token, "qid must come right after the label".into()));
+        }
         let Some((index, value)) = token.split_once(':') else {
             return Err(self.bad_feature(token, "expected index:value".into()));
         };
