@@ -1,0 +1,220 @@
+//! The one error type of the data crate.
+
+use tapegrad_tape::TapeError;
+
+/// The name used in errors for data read from a plain [`std::io::Read`].
+pub const STREAM: &str = "<stream>";
+
+/// Everything that can go wrong while reading, converting or batching data.
+///
+/// Every variant about corrupt input names the file (its path, or `<stream>`
+/// for a bare reader) and where in it the problem is: a byte offset for IDX
+/// (counted in the decompressed bytes when the file is gzipped), a 1-based line
+/// number for LIBSVM.
+///
+/// ```
+/// use tapegrad_data::{DataError, IdxArray};
+/// let err = IdxArray::read(&[0u8, 0, 0x08][..]).unwrap_err();
+/// assert!(matches!(err, DataError::Truncated { offset: 3, .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "<stream>: truncated at byte 3: needed 1 more byte(s) of the IDX magic number"
+/// );
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// Opening, writing or renaming a file failed.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file being read or written.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Reading failed part-way (an I/O error, or a corrupt or cut-off gzip stream).
+    #[error("{file}: {position}: read failed: {source}")]
+    ReadFailed {
+        /// The file being read.
+        file: String,
+        /// How far the reader got (decompressed bytes for IDX, lines for LIBSVM).
+        position: Position,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The input ended before a complete header or data block.
+    #[error("{file}: truncated at byte {offset}: needed {missing} more byte(s) of {what}")]
+    Truncated {
+        /// The file being read.
+        file: String,
+        /// Where the input ended.
+        offset: u64,
+        /// How many more bytes the block needed.
+        missing: u64,
+        /// Which block was cut short.
+        what: &'static str,
+    },
+    /// The first two bytes of an IDX file were not zero.
+    #[error("{file}: byte 0: bad IDX magic number {found:02x?} (expected 00 00 <dtype> <ndim>)")]
+    BadMagic {
+        /// The file being read.
+        file: String,
+        /// The four magic bytes found.
+        found: [u8; 4],
+    },
+    /// An IDX dtype byte other than 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E.
+    #[error("{file}: byte 2: unsupported IDX dtype 0x{dtype:02x}")]
+    UnsupportedDtype {
+        /// The file being read.
+        file: String,
+        /// The dtype byte found.
+        dtype: u8,
+    },
+    /// IDX dimensions that cannot describe an array in memory, or an array the
+    /// caller cannot use (wrong rank, wrong element type).
+    #[error("{file}: byte {offset}: {reason}")]
+    BadHeader {
+        /// The file being read.
+        file: String,
+        /// Offset of the offending header field.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Bytes left over after the last IDX element.
+    #[error("{file}: byte {offset}: unexpected data after the last element")]
+    TrailingData {
+        /// The file being read.
+        file: String,
+        /// Offset of the first extra byte.
+        offset: u64,
+    },
+    /// An image file and a label file that hold different numbers of items.
+    #[error("{images} holds {image_count} items but {labels} holds {label_count} labels")]
+    CountMismatch {
+        /// The image (features) file.
+        images: String,
+        /// The label file.
+        labels: String,
+        /// Items in the image file.
+        image_count: usize,
+        /// Items in the label file.
+        label_count: usize,
+    },
+    /// A label in an IDX label file outside `0..num_classes`.
+    #[error("{file}: byte {offset}: label {label} is outside 0..{num_classes}")]
+    LabelOutOfRange {
+        /// The label file.
+        file: String,
+        /// Offset of the label.
+        offset: u64,
+        /// The label found.
+        label: i64,
+        /// The number of classes allowed.
+        num_classes: usize,
+    },
+    /// A LIBSVM line that cannot be decoded (not UTF-8).
+    #[error("{file}: line {line}: {reason}")]
+    BadLine {
+        /// The file being read.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A LIBSVM label that is not a finite number, or not in a given label map.
+    #[error("{file}: line {line}: bad label {token:?}: {reason}")]
+    BadLabel {
+        /// The file being read.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// The label text.
+        token: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A LIBSVM `index:value` item that is malformed, has index 0, is not after
+    /// the previous index, is past the given feature count, or has a non-finite
+    /// value.
+    #[error("{file}: line {line}: bad feature {token:?}: {reason}")]
+    BadFeature {
+        /// The file being read.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// The item text.
+        token: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Data that would need more memory than can be allocated.
+    #[error("{file}: {what} needs {elements} elements, more than can be allocated")]
+    TooLarge {
+        /// The file being read.
+        file: String,
+        /// What was being built.
+        what: &'static str,
+        /// The number of elements requested.
+        elements: u128,
+    },
+    /// None of the accepted names of a data file exists in a directory.
+    #[error("{dir}: none of {tried:?} exists")]
+    MissingFile {
+        /// The directory searched.
+        dir: String,
+        /// The file names tried, in order.
+        tried: Vec<String>,
+    },
+    /// An argument outside its valid range.
+    #[error("{op}: invalid {name} = {value}: {reason}")]
+    InvalidArgument {
+        /// The function that was called.
+        op: &'static str,
+        /// The argument's name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// The valid range.
+        reason: String,
+    },
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Tape(#[from] TapeError),
+}
+
+/// A place in an input: a byte offset (IDX) or a 1-based line number (LIBSVM).
+///
+/// ```
+/// use tapegrad_data::Position;
+/// assert_eq!(Position::Byte(16).to_string(), "byte 16");
+/// assert_eq!(Position::Line(3).to_string(), "line 3");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Offset from the start of the (decompressed) input.
+    Byte(u64),
+    /// 1-based line number.
+    Line(usize),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Byte(offset) => write!(f, "byte {offset}"),
+            Position::Line(line) => write!(f, "line {line}"),
+        }
+    }
+}
+
+/// `Result` with [`DataError`].
+pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+/// Wraps an I/O error with the name of the file it came from.
+pub(crate) fn io_error(file: &str) -> impl FnOnce(std::io::Error) -> DataError + '_ {
+    move |source| DataError::Io {
+        file: file.to_owned(),
+        source,
+    }
+}
