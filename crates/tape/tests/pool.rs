@@ -216,6 +216,22 @@ fn max_ties_go_to_the_first_in_scan_order() {
 }
 
 #[test]
+fn max_nan_wins_and_the_last_nan_takes_the_gradient() {
+    let nan = f64::NAN;
+    let data = vec![1.0, nan, 7.0, nan, 2.0, 3.0, 4.0, 5.0];
+    let x = Var::parameter(Tensor::from_vec(data, &[1, 2, 2, 2]).unwrap());
+    let y = x.max_pool2d((2, 2), (2, 2), (0, 0)).unwrap();
+    let values = y.value();
+    assert!(values.data()[0].is_nan());
+    assert_eq!(values.data()[1], 5.0);
+    y.sum().backward().unwrap();
+    assert_eq!(
+        x.grad().unwrap().data(),
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    );
+}
+
+#[test]
 fn max_padding_is_minus_infinity() {
     let x =
         Var::constant(Tensor::from_vec(vec![-3.0f64, -1.0, -2.0, -4.0], &[1, 1, 2, 2]).unwrap());

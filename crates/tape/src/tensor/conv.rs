@@ -455,9 +455,65 @@ fn pool_geometry(
 }
 
 /// The input rows (or columns) `lo..hi` under window `pos`, padding excluded.
+#[inline]
 fn window(pos: usize, stride: usize, pad: usize, kernel: usize, len: usize) -> (usize, usize) {
     let start = pos * stride;
     (start.saturating_sub(pad), (start + kernel - pad).min(len))
+}
+
+/// For each kernel column `j` that meets the input: the output columns
+/// `lo..hi` it reaches and the input column under `lo` (the next ones follow
+/// every `sw` columns). Pooling loops run along an output row with these, so
+/// that the innermost loop is long and free of branches.
+fn column_taps(geo: &Geometry) -> Vec<(usize, usize, usize)> {
+    (0..geo.kw)
+        .map(|j| {
+            let (lo, hi) = valid_range(geo.wo, geo.sw, j, geo.pw, geo.w);
+            (lo, hi, (lo * geo.sw + j).wrapping_sub(geo.pw))
+        })
+        .filter(|(lo, hi, _)| lo < hi)
+        .collect()
+}
+
+/// Max pooling of one `H·W` plane: values and positions of the first maximum
+/// of each window (`cols` holds each output column's input columns). With
+/// `NAN`, a NaN wins and only a later NaN replaces it (as PyTorch); without,
+/// the plane holds no NaN and the loop skips that bookkeeping.
+fn max_pool_plane<T: Float, const NAN: bool>(
+    geo: &Geometry,
+    cols: &[(usize, usize)],
+    src: &[T],
+    vals: &mut [T],
+    idx: &mut [usize],
+) {
+    for oh in 0..geo.ho {
+        let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
+        let lines = vals[oh * geo.wo..][..geo.wo]
+            .iter_mut()
+            .zip(&mut idx[oh * geo.wo..]);
+        for ((val, i), &(c0, c1)) in lines.zip(cols) {
+            let (mut m, mut at, mut nan_seen) = (T::NEG_INFINITY, r0 * geo.w + c0, false);
+            for r in r0..r1 {
+                for (c, &v) in src[r * geo.w..][c0..c1].iter().enumerate() {
+                    // Strictly greater: the first maximum in scan order wins.
+                    // `m` is a plain `maxss`, the index a conditional move: no
+                    // branch for random data to mispredict.
+                    let take = if NAN {
+                        ((v > m) & !nan_seen) | v.is_nan()
+                    } else {
+                        v > m
+                    };
+                    if NAN {
+                        nan_seen |= v.is_nan();
+                    }
+                    at = if take { r * geo.w + c0 + c } else { at };
+                    m = if v > m { v } else { m };
+                }
+            }
+            *val = src[at];
+            *i = at;
+        }
+    }
 }
 
 /// Runs `f(plane, chunk)` on each `plane_len` chunk of `out` (one per image and
@@ -499,23 +555,16 @@ impl<T: Float> Tensor<T> {
         let mut best = vec![T::ZERO; geo.n * geo.out_len()];
         let mut index = vec![0usize; best.len()];
         let work = self.numel() + best.len();
+        let cols: Vec<(usize, usize)> = (0..geo.wo)
+            .map(|ow| window(ow, geo.sw, geo.pw, geo.kw, geo.w))
+            .collect();
         let scan = |q: usize, vals: &mut [T], idx: &mut [usize]| {
             let src = &x[q * plane..][..plane];
-            for oh in 0..geo.ho {
-                let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
-                for ow in 0..geo.wo {
-                    let (c0, c1) = window(ow, geo.sw, geo.pw, geo.kw, geo.w);
-                    let (mut m, mut at) = (T::NEG_INFINITY, r0 * geo.w + c0);
-                    for r in r0..r1 {
-                        for (c, &v) in src[r * geo.w..][c0..c1].iter().enumerate() {
-                            if v > m || v.is_nan() {
-                                (m, at) = (v, r * geo.w + c0 + c);
-                            }
-                        }
-                    }
-                    vals[oh * geo.wo + ow] = m;
-                    idx[oh * geo.wo + ow] = at;
-                }
+            // A fold without early exit, so that it vectorizes.
+            if src.iter().fold(false, |nan, v| nan | v.is_nan()) {
+                max_pool_plane::<T, true>(&geo, &cols, src, vals, idx);
+            } else {
+                max_pool_plane::<T, false>(&geo, &cols, src, vals, idx);
             }
         };
         if work < super::PAR_THRESHOLD || rayon::current_num_threads() < 2 {
@@ -581,18 +630,23 @@ impl<T: Float> Tensor<T> {
         let scale = T::ONE / T::from_usize(geo.kh * geo.kw);
         let x = self.data();
         let mut out = vec![T::ZERO; geo.n * geo.out_len()];
+        let taps = column_taps(&geo);
         for_planes(&mut out, geo.p(), self.numel(), |q, o| {
             let src = &x[q * plane..][..plane];
-            for oh in 0..geo.ho {
+            for (oh, line) in o.chunks_exact_mut(geo.wo).enumerate() {
                 let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
-                for ow in 0..geo.wo {
-                    let (c0, c1) = window(ow, geo.sw, geo.pw, geo.kw, geo.w);
-                    let sum: T = (r0..r1)
-                        .flat_map(|r| &src[r * geo.w..][c0..c1])
-                        .copied()
-                        .sum();
-                    o[oh * geo.wo + ow] = sum * scale;
+                line.fill(T::ZERO);
+                for r in r0..r1 {
+                    let row = &src[r * geo.w..][..geo.w];
+                    for &(lo, hi, start) in &taps {
+                        let reads = row[start..].iter().step_by(geo.sw);
+                        line[lo..hi]
+                            .iter_mut()
+                            .zip(reads)
+                            .for_each(|(o, &v)| *o += v);
+                    }
                 }
+                line.iter_mut().for_each(|v| *v *= scale);
             }
         });
         Tensor::from_vec(out, &[geo.n, geo.c, geo.ho, geo.wo])
@@ -618,15 +672,18 @@ impl<T: Float> Tensor<T> {
         let scale = T::ONE / T::from_usize(geo.kh * geo.kw);
         let g = self.data();
         let mut out = vec![T::ZERO; geo.n * geo.c * plane];
+        let taps = column_taps(&geo);
         for_planes(&mut out, plane, geo.n * geo.c * plane, |q, dx| {
             let src = &g[q * p..][..p];
-            for oh in 0..geo.ho {
+            for (oh, line) in src.chunks_exact(geo.wo).enumerate() {
                 let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
-                for ow in 0..geo.wo {
-                    let (c0, c1) = window(ow, geo.sw, geo.pw, geo.kw, geo.w);
-                    let v = src[oh * geo.wo + ow] * scale;
-                    for r in r0..r1 {
-                        dx[r * geo.w..][c0..c1].iter_mut().for_each(|d| *d += v);
+                for r in r0..r1 {
+                    let row = &mut dx[r * geo.w..][..geo.w];
+                    for &(lo, hi, start) in &taps {
+                        let writes = row[start..].iter_mut().step_by(geo.sw);
+                        writes
+                            .zip(&line[lo..hi])
+                            .for_each(|(d, &v)| *d += v * scale);
                     }
                 }
             }
