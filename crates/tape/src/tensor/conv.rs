@@ -228,8 +228,15 @@ fn col2im<T: Float>(geo: &Geometry, cols: &[T], x: &mut [T]) {
             }
             let dst = &mut plane[ih * geo.w..][..geo.w];
             let start = lo * geo.sw + j - geo.pw;
-            for (k, &v) in line[lo..hi].iter().enumerate() {
-                dst[start + k * geo.sw] += v;
+            if geo.sw == 1 {
+                // Contiguous: the compiler vectorizes this form.
+                let dst = &mut dst[start..start + hi - lo];
+                dst.iter_mut()
+                    .zip(&line[lo..hi])
+                    .for_each(|(d, &v)| *d += v);
+            } else {
+                let targets = dst[start..].iter_mut().step_by(geo.sw);
+                targets.zip(&line[lo..hi]).for_each(|(d, &v)| *d += v);
             }
         }
     }
