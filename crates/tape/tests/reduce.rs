@@ -262,3 +262,38 @@ fn bad_axes_and_empty_reductions_are_errors() {
     ));
     assert_eq!(m, "argmin: axis 2 is out of range for a tensor of rank 2");
 }
+
+/// sum_axes over separated, adjacent and all axes equals a direct loop.
+#[test]
+fn sum_axes_matches_a_direct_loop_for_every_axis_set() {
+    let x = common::randn(&[2, 3, 4, 5], 77);
+    let shape = [2usize, 3, 4, 5];
+    for mask in 1u32..16 {
+        let axes: Vec<isize> = (0..4)
+            .filter(|a| mask & (1 << a) != 0)
+            .map(|a| a as isize)
+            .collect();
+        let got = Var::constant(x.clone())
+            .sum_axes(&axes, true)
+            .unwrap()
+            .value();
+        let mut expected = vec![0.0; got.numel()];
+        for (i, &v) in x.data().iter().enumerate() {
+            let mut rem = i;
+            let mut idx = [0usize; 4];
+            for a in (0..4).rev() {
+                idx[a] = rem % shape[a];
+                rem /= shape[a];
+            }
+            let mut o = 0;
+            for a in 0..4 {
+                let n = if mask & (1 << a) != 0 { 1 } else { shape[a] };
+                o = o * n + if mask & (1 << a) != 0 { 0 } else { idx[a] };
+            }
+            expected[o] += v;
+        }
+        for (g, e) in got.data().iter().zip(&expected) {
+            assert!((g - e).abs() < 1e-12, "axes {axes:?}");
+        }
+    }
+}

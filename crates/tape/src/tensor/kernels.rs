@@ -207,10 +207,22 @@ impl<T: Float> Tensor<T> {
             .enumerate()
             .map(|(i, &n)| if axes.contains(&i) { 1 } else { n })
             .collect();
-        let mut out = vec![T::ZERO; shape::numel(&kept)];
-        let dst = shape::broadcast_strides(&kept, &self.shape);
-        let data = self.data();
-        for_each_broadcast(&self.shape, &dst, &dst, |i, o, _| out[o] += data[i]);
+        // Each run of adjacent summed axes is one [outer, reduced, inner] pass, last
+        // run first; the passes are contiguous loops the compiler vectorizes.
+        let mut current = self.clone();
+        let mut end = self.ndim();
+        while end > 0 {
+            let Some(last) = (0..end).rev().find(|i| axes.contains(i)) else {
+                break;
+            };
+            let first = (0..=last)
+                .rev()
+                .take_while(|i| axes.contains(i))
+                .last()
+                .unwrap_or(last);
+            current = current.sum_block(first, last + 1);
+            end = first;
+        }
         let out_shape = if keepdim {
             kept
         } else {
@@ -221,7 +233,32 @@ impl<T: Float> Tensor<T> {
                 .map(|(_, &n)| n)
                 .collect()
         };
-        Self::from_parts(out, out_shape)
+        Self::from_parts(current.into_vec(), out_shape)
+    }
+
+    /// Sums over the adjacent axes `first..end`, keeping them with extent 1.
+    fn sum_block(&self, first: usize, end: usize) -> Self {
+        let outer = shape::numel(&self.shape[..first]);
+        let reduced = shape::numel(&self.shape[first..end]);
+        let inner = shape::numel(&self.shape[end..]);
+        let data = self.data();
+        let mut out = vec![T::ZERO; outer * inner];
+        if inner == 1 {
+            for (o, slot) in out.iter_mut().enumerate() {
+                *slot = data[o * reduced..(o + 1) * reduced].iter().copied().sum();
+            }
+        } else {
+            for o in 0..outer {
+                let dst = &mut out[o * inner..(o + 1) * inner];
+                for r in 0..reduced {
+                    let src = &data[(o * reduced + r) * inner..][..inner];
+                    dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+                }
+            }
+        }
+        let mut shape = Shape::from_slice(&self.shape);
+        shape[first..end].fill(1);
+        Self::from_parts(out, shape)
     }
 
     /// Sums a broadcast result back to `target`, the shape it was broadcast from:
