@@ -237,3 +237,4 @@ impl<T: Float> Module<T> for AvgPool2d {
     }
 }
 #[allow(unused_imports)]
+#[allow(unused_imports)]

@@ -128,3 +128,4 @@ impl<T: Float> Module<T> for Linear<T> {
     }
 }
 #[allow(unused_imports)]
+#[allow(unused_imports)]
