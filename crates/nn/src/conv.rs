@@ -236,5 +236,3 @@ impl<T: Float> Module<T> for AvgPool2d {
         Ok(x.avg_pool2d(kernel, stride, padding)?)
     }
 }
-#[allow(unused_imports)]
-#[allow(unused_imports)]

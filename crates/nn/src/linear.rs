@@ -127,5 +127,3 @@ impl<T: Float> Module<T> for Linear<T> {
         }
     }
 }
-#[allow(unused_imports)]
-#[allow(unused_imports)]
