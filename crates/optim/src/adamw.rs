@@ -105,6 +105,7 @@ impl From<AdamWConfig> for AdamConfig {
 /// // θ (1 − ε/C) − ε ŝ/(√r̂ + δ) = 2 · 0.95 − 0.1 · 1/(1 + 1e-8)
 /// assert!((w.item().unwrap() - 1.8).abs() < 1e-8);
 /// ```
+#[derive(Debug)]
 pub struct AdamW<T: Float>(Adam<T>);
 
 impl<T: Float> AdamW<T> {

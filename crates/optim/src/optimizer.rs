@@ -116,6 +116,15 @@ macro_rules! impl_optimizer {
                 self.core.load_state_dict(state, &options)
             }
         }
+
+        impl<T: tapegrad_tape::Float> std::fmt::Debug for $ty<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(self.core.name)
+                    .field("config", &self.cfg)
+                    .field("groups", &self.core.groups)
+                    .finish()
+            }
+        }
     };
 }
 
