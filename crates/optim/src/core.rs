@@ -95,18 +95,18 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
         Ok(())
     }
 
-    /// Refuses a step before touching anything if some gradient has the wrong shape.
+    /// Refuses a step before touching anything if some gradient has the wrong
+    /// shape. Allocates nothing unless it fails.
     pub(crate) fn check_grad_shapes(&self) -> Result<()> {
         for p in self.params() {
-            let Some(shape) = p.with_grad_mut(|g| g.as_ref().map(|g| g.shape().to_vec())) else {
-                continue;
-            };
-            if shape != p.shape() {
+            let wrong = p.with_grad_mut(|g| g.as_ref().is_some_and(|g| g.shape() != p.shape()));
+            if wrong {
+                let grad = p.with_grad_mut(|g| g.as_ref().map(|g| g.shape().to_vec()));
                 return Err(OptimError::GradientShape {
                     optimizer: self.name,
                     name: p.name(),
                     param: p.shape().to_vec(),
-                    grad: shape,
+                    grad: grad.unwrap_or_default(),
                 });
             }
         }

@@ -267,7 +267,7 @@ fn nonfinite_norm_is_an_error_only_when_asked() {
 fn clip_grad_norm_in_f32_returns_f32() {
     let p = vector::<f32>(&[0.0, 0.0]);
     set_grad(&p, &[6.0, 8.0]);
-    let total: f32 = clip_grad_norm(&[p.clone()], 5.0, 2.0, false).unwrap();
+    let total: f32 = clip_grad_norm(std::slice::from_ref(&p), 5.0, 2.0, false).unwrap();
     assert_eq!(total, 10.0);
     let g = p.grad().unwrap();
     assert!((g.data()[0] - 3.0).abs() < 1e-5 && (g.data()[1] - 4.0).abs() < 1e-5);

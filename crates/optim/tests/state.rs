@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{noise, param, set_grad};
 use tapegrad_optim::{
@@ -222,7 +222,7 @@ fn saved_adam(file: &str) -> (PathBuf, Vec<Var<f64>>) {
     (path, params)
 }
 
-fn load_into_adam(path: &PathBuf, params: Vec<Var<f64>>) -> Result<Adam<f64>, OptimError> {
+fn load_into_adam(path: &Path, params: Vec<Var<f64>>) -> Result<Adam<f64>, OptimError> {
     let mut opt = Adam::new(params, AdamConfig::default()).unwrap();
     opt.load(path)?;
     Ok(opt)
