@@ -173,7 +173,13 @@ fn every_optimizer_finds_the_minimizer_of_a_quadratic() {
     for (name, build, steps, anneal, tol) in cases {
         let w = vector(&[0.0; 4]);
         let mut opt = build(vec![w.clone()]);
-        let loss = minimize(opt.as_mut(), &[w.clone()], || quadratic(&w), steps, anneal);
+        let loss = minimize(
+            opt.as_mut(),
+            std::slice::from_ref(&w),
+            || quadratic(&w),
+            steps,
+            anneal,
+        );
         let dist = distance_to_minimizer(&w);
         assert!(
             dist < tol,
@@ -197,7 +203,13 @@ fn adamw_settles_at_the_box_its_decoupled_decay_implies() {
         ..Default::default()
     };
     let mut opt = AdamW::new(vec![w.clone()], cfg).unwrap();
-    minimize(&mut opt, &[w.clone()], || quadratic(&w), 20000, false);
+    minimize(
+        &mut opt,
+        std::slice::from_ref(&w),
+        || quadratic(&w),
+        20000,
+        false,
+    );
     let want = [1.5, -2.0, 0.25, 2.5];
     for (got, want) in values(&w).iter().zip(want) {
         assert!((got - want).abs() < 1e-3, "{:?} vs {want:?}", values(&w));

@@ -128,7 +128,7 @@ fn lecture_momentum_form_equals_sgd_momentum_at_constant_lr() {
     let (lr, alpha) = (0.05, 0.9);
     let p = start();
     let mut theta = values(&p);
-    let mut v = vec![0.0; N];
+    let mut v = [0.0; N];
     let mut opt = Sgd::new(
         vec![p.clone()],
         SgdConfig {
@@ -158,7 +158,7 @@ fn decoupled_sgd_follows_the_lecture_decoupled_momentum_form() {
     let (lr, alpha, inv_c) = (0.05, 0.9, 0.2);
     let p = start();
     let mut theta = values(&p);
-    let mut v = vec![0.0; N];
+    let mut v = [0.0; N];
     let cfg = SgdConfig {
         lr,
         momentum: alpha,
@@ -187,7 +187,7 @@ fn adam_without_bias_correction_is_the_lecture_variant() {
     let (lr, (r1, r2), delta) = (0.01, (0.9, 0.999), 1e-8);
     let p = start();
     let mut theta = values(&p);
-    let (mut s, mut r) = (vec![0.0; N], vec![0.0; N]);
+    let (mut s, mut r) = ([0.0; N], [0.0; N]);
     let cfg = AdamConfig {
         lr,
         bias_correction: false,
