@@ -90,24 +90,19 @@ impl OneCycleLr {
         Ok(self)
     }
 
-    /// (end step, start lr, end lr) of each phase, as PyTorch lays them out.
-    fn phases(&self) -> Vec<(f64, f64, f64)> {
+    /// (end step, start lr, end lr) of each phase, as PyTorch lays them out; the
+    /// count says how many of the three are used.
+    fn phases(&self) -> ([(f64, f64, f64); 3], usize) {
         let initial = self.max_lr / self.div_factor;
         let min = initial / self.final_div_factor;
-        let rise_end = self.pct_start * self.total_steps as f64 - 1.0;
-        let last = self.total_steps as f64 - 1.0;
+        let steps = self.total_steps as f64;
+        let rise = (self.pct_start * steps - 1.0, initial, self.max_lr);
+        let last = steps - 1.0;
         if self.three_phase {
-            vec![
-                (rise_end, initial, self.max_lr),
-                (
-                    2.0 * self.pct_start * self.total_steps as f64 - 2.0,
-                    self.max_lr,
-                    initial,
-                ),
-                (last, initial, min),
-            ]
+            let fall = (2.0 * self.pct_start * steps - 2.0, self.max_lr, initial);
+            ([rise, fall, (last, initial, min)], 3)
         } else {
-            vec![(rise_end, initial, self.max_lr), (last, self.max_lr, min)]
+            ([rise, (last, self.max_lr, min), (0.0, 0.0, 0.0)], 2)
         }
     }
 }
@@ -116,18 +111,19 @@ impl LrScheduler for OneCycleLr {
     fn name(&self) -> &'static str {
         "OneCycleLR"
     }
+    /// The phase holding t answers; the last phase also answers past its end.
     fn lr_at(&self, _base: f64, t: usize) -> f64 {
-        let phases = self.phases();
+        let (phases, count) = self.phases();
         let t = t as f64;
         let mut start_step = 0.0;
-        for (i, &(end_step, start, end)) in phases.iter().enumerate() {
-            if t <= end_step || i == phases.len() - 1 {
+        for (i, &(end_step, start, end)) in phases[..count].iter().enumerate() {
+            if t <= end_step || i == count - 1 {
                 let pct = (t - start_step) / (end_step - start_step);
                 return self.anneal.at(start, end, pct);
             }
             start_step = end_step;
         }
-        unreachable!("the last phase always answers")
+        self.max_lr
     }
     fn total_steps(&self) -> Option<usize> {
         Some(self.total_steps)
