@@ -89,13 +89,18 @@ pub(crate) struct AdagradState<T> {
 }
 
 impl<T: Float> SlotState<T> for AdagradState<T> {
+    type Config = AdagradConfig;
     fn save(&self) -> ParamState<T> {
         ParamState {
             step: self.step,
             buffers: vec![("sum".into(), self.sum.clone())],
         }
     }
-    fn restore(saved: &ParamState<T>, numel: usize) -> std::result::Result<Self, String> {
+    fn restore(
+        saved: &ParamState<T>,
+        numel: usize,
+        _: &AdagradConfig,
+    ) -> std::result::Result<Self, String> {
         saved.only(&["sum"])?;
         Ok(Self {
             step: saved.step,

@@ -118,6 +118,7 @@ pub(crate) struct AdamState<T> {
 }
 
 impl<T: Float> SlotState<T> for AdamState<T> {
+    type Config = AdamConfig;
     fn save(&self) -> ParamState<T> {
         let mut buffers = vec![
             ("exp_avg".to_string(), self.exp_avg.clone()),
@@ -131,17 +132,17 @@ impl<T: Float> SlotState<T> for AdamState<T> {
             buffers,
         }
     }
-    fn restore(saved: &ParamState<T>, numel: usize) -> std::result::Result<Self, String> {
+    fn restore(
+        saved: &ParamState<T>,
+        numel: usize,
+        cfg: &AdamConfig,
+    ) -> std::result::Result<Self, String> {
         saved.only(&["exp_avg", "exp_avg_sq", "max_exp_avg_sq"])?;
-        let max_exp_avg_sq = match saved.buffer("max_exp_avg_sq") {
-            Some(_) => Some(saved.take("max_exp_avg_sq", numel)?),
-            None => None,
-        };
         Ok(Self {
             step: saved.step,
             exp_avg: saved.take("exp_avg", numel)?,
             exp_avg_sq: saved.take("exp_avg_sq", numel)?,
-            max_exp_avg_sq,
+            max_exp_avg_sq: saved.take_if("max_exp_avg_sq", cfg.amsgrad, numel)?,
         })
     }
 }

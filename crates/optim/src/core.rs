@@ -9,10 +9,17 @@ use crate::validate;
 
 /// Per-parameter state that can be saved and restored.
 pub(crate) trait SlotState<T: Float>: Sized {
+    /// The options that decide which buffers exist.
+    type Config;
     /// The state as named buffers.
     fn save(&self) -> ParamState<T>;
-    /// Rebuilds the state of a parameter with `numel` elements, or says what is wrong.
-    fn restore(saved: &ParamState<T>, numel: usize) -> std::result::Result<Self, String>;
+    /// Rebuilds the state of a parameter with `numel` elements, holding exactly
+    /// the buffers `cfg` uses, or says what is wrong.
+    fn restore(
+        saved: &ParamState<T>,
+        numel: usize,
+        cfg: &Self::Config,
+    ) -> std::result::Result<Self, String>;
 }
 
 /// Groups and the per-parameter state slots (`None` until the parameter's first
@@ -156,6 +163,7 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
         &mut self,
         saved: &StateDict<T>,
         options: &[(&'static str, f64)],
+        cfg: &S::Config,
     ) -> Result<()> {
         let mismatch = |reason: String| OptimError::StateMismatch {
             optimizer: self.name,
@@ -175,7 +183,7 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
             for (pi, (p, state)) in group.params.iter().zip(states).enumerate() {
                 let slot = match state {
                     None => None,
-                    Some(s) => Some(S::restore(s, p.numel()).map_err(|reason| {
+                    Some(s) => Some(S::restore(s, p.numel(), cfg).map_err(|reason| {
                         mismatch(format!("state of group {gi}, parameter {pi}: {reason}"))
                     })?),
                 };

@@ -113,7 +113,7 @@ macro_rules! impl_optimizer {
             }
             fn load_state_dict(&mut self, state: &$crate::StateDict<T>) -> $crate::Result<()> {
                 let options = self.options();
-                self.core.load_state_dict(state, &options)
+                self.core.load_state_dict(state, &options, &self.cfg)
             }
         }
 

@@ -101,6 +101,7 @@ pub(crate) struct RmsPropState<T> {
 }
 
 impl<T: Float> SlotState<T> for RmsPropState<T> {
+    type Config = RmsPropConfig;
     fn save(&self) -> ParamState<T> {
         let mut buffers = vec![("square_avg".to_string(), self.square_avg.clone())];
         if let Some(b) = &self.momentum_buffer {
@@ -114,17 +115,17 @@ impl<T: Float> SlotState<T> for RmsPropState<T> {
             buffers,
         }
     }
-    fn restore(saved: &ParamState<T>, numel: usize) -> std::result::Result<Self, String> {
+    fn restore(
+        saved: &ParamState<T>,
+        numel: usize,
+        cfg: &RmsPropConfig,
+    ) -> std::result::Result<Self, String> {
         saved.only(&["square_avg", "momentum_buffer", "grad_avg"])?;
-        let optional = |name| match saved.buffer(name) {
-            Some(_) => saved.take(name, numel).map(Some),
-            None => Ok(None),
-        };
         Ok(Self {
             step: saved.step,
             square_avg: saved.take("square_avg", numel)?,
-            momentum_buffer: optional("momentum_buffer")?,
-            grad_avg: optional("grad_avg")?,
+            momentum_buffer: saved.take_if("momentum_buffer", cfg.momentum > 0.0, numel)?,
+            grad_avg: saved.take_if("grad_avg", cfg.centered, numel)?,
         })
     }
 }
@@ -185,6 +186,8 @@ impl<T: Float> RmsProp<T> {
                 momentum: T::from_f64(cfg.momentum),
             };
             let wd = group.weight_decay != 0.0;
+            // The kernel variant follows the buffers present, so it always fits them.
+            let (centered, momentum) = (state.grad_avg.is_some(), state.momentum_buffer.is_some());
             param.update(|p| {
                 let chunk = (
                     p,
@@ -193,7 +196,7 @@ impl<T: Float> RmsProp<T> {
                     state.grad_avg.as_deref_mut(),
                     state.momentum_buffer.as_deref_mut(),
                 );
-                k.dispatch(wd, cfg.centered, cfg.momentum > 0.0, chunk);
+                k.dispatch(wd, centered, momentum, chunk);
             });
         })
     }

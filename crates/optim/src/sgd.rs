@@ -103,13 +103,21 @@ pub(crate) struct SgdState<T> {
 }
 
 impl<T: Float> SlotState<T> for SgdState<T> {
+    type Config = SgdConfig;
     fn save(&self) -> ParamState<T> {
         ParamState {
             step: 0,
             buffers: vec![("momentum_buffer".into(), self.momentum_buffer.clone())],
         }
     }
-    fn restore(saved: &ParamState<T>, numel: usize) -> std::result::Result<Self, String> {
+    fn restore(
+        saved: &ParamState<T>,
+        numel: usize,
+        cfg: &SgdConfig,
+    ) -> std::result::Result<Self, String> {
+        if cfg.momentum == 0.0 {
+            return Err("SGD without momentum keeps no state".into());
+        }
         saved.only(&["momentum_buffer"])?;
         Ok(Self {
             momentum_buffer: saved.take("momentum_buffer", numel)?,

@@ -93,6 +93,21 @@ impl<T: Float> ParamState<T> {
         Ok(buf.to_vec())
     }
 
+    /// The buffer `name` if `used`; an error if it is missing while used, or
+    /// present while the configuration has no use for it.
+    pub(crate) fn take_if(
+        &self,
+        name: &str,
+        used: bool,
+        numel: usize,
+    ) -> Result<Option<Vec<T>>, String> {
+        match (used, self.buffer(name).is_some()) {
+            (true, _) => self.take(name, numel).map(Some),
+            (false, false) => Ok(None),
+            (false, true) => Err(format!("buffer {name} is not used by this configuration")),
+        }
+    }
+
     /// Refuses buffers other than `allowed` (a state from another configuration).
     pub(crate) fn only(&self, allowed: &[&str]) -> Result<(), String> {
         match self

@@ -394,3 +394,41 @@ fn loading_restores_the_groups_learning_rates() {
     other.load_state_dict(&state).unwrap();
     assert_eq!(other.lr(), 0.025);
 }
+
+#[test]
+fn state_without_the_buffers_the_options_need_is_refused() {
+    let params = vec![param::<f64>(&noise(1, 4), &[4])];
+    let mut plain = Adam::new(params.clone(), AdamConfig::default()).unwrap();
+    set_grad(&params[0], &noise(2, 4));
+    plain.step().unwrap();
+    let mut state = plain.state_dict();
+    state.options[3].1 = 1.0; // claims amsgrad, has no max_exp_avg_sq
+    let mut ams = Adam::new(
+        params.clone(),
+        AdamConfig {
+            amsgrad: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let reason = mismatch_reason(ams.load_state_dict(&state).unwrap_err());
+    assert_eq!(
+        reason,
+        "state of group 0, parameter 0: buffer max_exp_avg_sq is missing"
+    );
+
+    let cfg = RmsPropConfig {
+        momentum: 0.5,
+        ..Default::default()
+    };
+    let mut with_momentum = RmsProp::new(params.clone(), cfg).unwrap();
+    with_momentum.step().unwrap();
+    let mut state = with_momentum.state_dict();
+    state.options[2].1 = 0.0; // claims no momentum, has a momentum buffer
+    let mut without = RmsProp::new(params, RmsPropConfig::default()).unwrap();
+    let reason = mismatch_reason(without.load_state_dict(&state).unwrap_err());
+    assert_eq!(
+        reason,
+        "state of group 0, parameter 0: buffer momentum_buffer is not used by this configuration"
+    );
+}
