@@ -40,18 +40,17 @@ fn main() {
     let median = times[times.len() / 2];
     let best = times[0];
     let gbps = |t: f64| BYTES_PER_ELEMENT * N as f64 / t / 1e9;
+    // The checksum keeps the result observable, so the work cannot be optimized away.
+    let checksum: f64 =
+        param.with_value(|v| v.data().iter().step_by(4096).map(|&x| f64::from(x)).sum());
     println!(
-        "Adam step, {N} f32 parameters, {} cores: median {:.3} ms ({:.1} GB/s), best {:.3} ms ({:.1} GB/s) over {steps} steps",
+        "Adam step, {N} f32 parameters, {} cores: median {:.3} ms ({:.1} GB/s), best {:.3} ms ({:.1} GB/s) over {steps} steps (checksum {checksum:.4})",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         median * 1e3,
         gbps(median),
         best * 1e3,
         gbps(best),
     );
-    // Keep the result observable so the work cannot be optimized away.
-    let checksum: f64 =
-        param.with_value(|v| v.data().iter().step_by(4096).map(|&x| f64::from(x)).sum());
-    println!("checksum {checksum:.6}");
 }
 
 /// Deterministic values in [-1, 1) with no structure a branch predictor could use.
