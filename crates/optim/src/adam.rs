@@ -84,8 +84,10 @@ impl Default for AdamConfig {
 /// (computed as θ − (ε/(1 − ρ₁ᵗ)) s / (√r · (1/√(1 − ρ₂ᵗ)) + δ), with the two
 /// corrections in f64 even for f32 parameters). With `amsgrad`, r̂ uses
 /// r_max ← max(r_max, r) (the raw r is maxed). With `bias_correction = false`
-/// the update is θ ← θ − ε s / (√r + δ): the first steps are about 1 − ρ₁ times
-/// too short, which is why leaving the correction out slows early training.
+/// the update is θ ← θ − ε s / (√r + δ) (the lecture's variant, BERT's
+/// optimizer). Then s ≈ (1 − ρ₁) g and r ≈ (1 − ρ₂) g ⊙ g at the first steps, so
+/// the ratio s/√r is off by about (1 − ρ₁)/√(1 − ρ₂), 3.2 with the defaults,
+/// until t is well past 1/(1 − ρ₂).
 ///
 /// With `decoupled_weight_decay`, θ/C is not added to g; instead θ ← θ (1 − ε/C)
 /// before the update — [`crate::AdamW`], which differs from the coupled form
