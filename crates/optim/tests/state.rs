@@ -119,13 +119,31 @@ fn copies<T: Float>(params: &[Var<T>]) -> Vec<Var<T>> {
 }
 
 /// A path in a directory of its own, so that tests running in parallel do not
-/// see each other's temporary files.
-fn temp_file(name: &str) -> PathBuf {
+/// see each other's temporary files; the directory goes when this is dropped.
+struct Scratch {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        // The per-process parent goes with the last test (it fails while not empty).
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+fn temp_file(name: &str) -> Scratch {
     let dir = std::env::temp_dir()
         .join(format!("tapegrad-optim-test-{}", std::process::id()))
         .join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    Scratch {
+        path: dir.join(name),
+        dir,
+    }
 }
 
 fn check_resume_is_exact<T: Float>() {
@@ -137,10 +155,11 @@ fn check_resume_is_exact<T: Float>() {
             Scheduler::new(CosineAnnealingLr::new(6, 0.001).unwrap(), opt.as_mut()).unwrap();
         let mut reference = Vec::new();
         let mut saved_params = Vec::new();
-        let path = temp_file(&format!("{name}-{}.state", T::NAME));
+        let scratch = temp_file(&format!("{name}-{}.state", T::NAME));
+        let path = &scratch.path;
         for step in 0..STEPS {
             if step == SAVE_AT {
-                opt.save(&path).unwrap();
+                opt.save(path).unwrap();
                 saved_params = copies(&params);
             }
             give_grads(&params, step);
@@ -151,7 +170,7 @@ fn check_resume_is_exact<T: Float>() {
         // Restored from the file into a new optimizer over new parameter handles.
         let params = saved_params;
         let mut opt = build(params.clone());
-        opt.load(&path).unwrap();
+        opt.load(path).unwrap();
         let base = sched.base_lrs().to_vec();
         let schedule = CosineAnnealingLr::new(6, 0.001).unwrap();
         let mut sched = Scheduler::resume(schedule, base, SAVE_AT, opt.as_mut()).unwrap();
@@ -199,16 +218,16 @@ fn state_dict_round_trips_in_memory_and_through_a_file() {
             state.state.iter().flatten().all(Option::is_some),
             "{name}: all params stepped"
         );
-        let path = temp_file(&format!("{name}-roundtrip.state"));
-        opt.save(&path).unwrap();
+        let scratch = temp_file(&format!("{name}-roundtrip.state"));
+        opt.save(&scratch.path).unwrap();
         let mut other = build(copies(&params));
-        other.load(&path).unwrap();
+        other.load(&scratch.path).unwrap();
         assert_eq!(other.state_dict(), state, "{name}");
     }
 }
 
 /// A stepped Adam over [3, 4] and [5] with its state saved to a file.
-fn saved_adam(file: &str) -> (PathBuf, Vec<Var<f64>>) {
+fn saved_adam(file: &str) -> (Scratch, Vec<Var<f64>>) {
     let params = vec![param(&noise(1, 12), &[3, 4]), param(&noise(2, 5), &[5])];
     let mut opt = Adam::new(params.clone(), AdamConfig::default()).unwrap();
     for step in 0..3 {
@@ -217,9 +236,9 @@ fn saved_adam(file: &str) -> (PathBuf, Vec<Var<f64>>) {
             .for_each(|p| set_grad(p, &noise(step, p.numel())));
         opt.step().unwrap();
     }
-    let path = temp_file(file);
-    opt.save(&path).unwrap();
-    (path, params)
+    let scratch = temp_file(file);
+    opt.save(&scratch.path).unwrap();
+    (scratch, params)
 }
 
 fn load_into_adam(path: &Path, params: Vec<Var<f64>>) -> Result<Adam<f64>, OptimError> {
@@ -237,7 +256,8 @@ fn corrupt_reason(err: OptimError) -> String {
 
 #[test]
 fn truncated_file_is_refused() {
-    let (path, params) = saved_adam("truncated.state");
+    let (scratch, params) = saved_adam("truncated.state");
+    let path = &scratch.path;
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
     let reason = corrupt_reason(load_into_adam(&path, params.clone()).unwrap_err());
@@ -256,7 +276,8 @@ fn truncated_file_is_refused() {
 
 #[test]
 fn flipped_byte_is_refused_by_the_checksum() {
-    let (path, params) = saved_adam("flipped.state");
+    let (scratch, params) = saved_adam("flipped.state");
+    let path = &scratch.path;
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 3;
     bytes[last] ^= 0x10;
@@ -267,7 +288,8 @@ fn flipped_byte_is_refused_by_the_checksum() {
 
 #[test]
 fn foreign_file_is_refused_by_the_magic() {
-    let path = temp_file("foreign.state");
+    let scratch = temp_file("foreign.state");
+    let path = &scratch.path;
     std::fs::write(&path, b"{\"not\": \"an optimizer state file at all\"}").unwrap();
     let err = load_into_adam(&path, vec![param(&[0.0], &[1])]).unwrap_err();
     let msg = err.to_string();
@@ -283,7 +305,8 @@ fn foreign_file_is_refused_by_the_magic() {
 
 #[test]
 fn missing_file_is_an_io_error_naming_it() {
-    let path = temp_file("does-not-exist.state");
+    let scratch = temp_file("does-not-exist.state");
+    let path = &scratch.path;
     let err = load_into_adam(&path, vec![param(&[0.0], &[1])]).unwrap_err();
     assert!(matches!(err, OptimError::Io { .. }), "{err}");
     assert!(err.to_string().contains("does-not-exist.state"), "{err}");
@@ -298,7 +321,8 @@ fn mismatch_reason(err: OptimError) -> String {
 
 #[test]
 fn state_for_other_parameters_is_refused() {
-    let (path, _) = saved_adam("shapes.state");
+    let (scratch, _) = saved_adam("shapes.state");
+    let path = &scratch.path;
     let wrong_shape = vec![param(&noise(1, 12), &[4, 3]), param(&noise(2, 5), &[5])];
     let reason = mismatch_reason(load_into_adam(&path, wrong_shape).unwrap_err());
     assert_eq!(
@@ -315,7 +339,8 @@ fn state_for_other_parameters_is_refused() {
 
 #[test]
 fn state_of_another_optimizer_options_or_dtype_is_refused() {
-    let (path, params) = saved_adam("options.state");
+    let (scratch, params) = saved_adam("options.state");
+    let path = &scratch.path;
     let mut sgd = Sgd::new(params.clone(), SgdConfig::default()).unwrap();
     let reason = mismatch_reason(sgd.load(&path).unwrap_err());
     assert_eq!(reason, "the state was saved by Adam");
