@@ -258,15 +258,15 @@ fn corrupt_reason(err: OptimError) -> String {
 fn truncated_file_is_refused() {
     let (scratch, params) = saved_adam("truncated.state");
     let path = &scratch.path;
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
-    let reason = corrupt_reason(load_into_adam(&path, params.clone()).unwrap_err());
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..bytes.len() - 7]).unwrap();
+    let reason = corrupt_reason(load_into_adam(path, params.clone()).unwrap_err());
     assert!(
         reason.starts_with("truncated or padded: the header announces"),
         "{reason}"
     );
-    std::fs::write(&path, &bytes[..10]).unwrap();
-    let err = load_into_adam(&path, params).unwrap_err();
+    std::fs::write(path, &bytes[..10]).unwrap();
+    let err = load_into_adam(path, params).unwrap_err();
     assert!(
         err.to_string()
             .contains("truncated: 10 bytes, the header alone is 24"),
@@ -278,11 +278,11 @@ fn truncated_file_is_refused() {
 fn flipped_byte_is_refused_by_the_checksum() {
     let (scratch, params) = saved_adam("flipped.state");
     let path = &scratch.path;
-    let mut bytes = std::fs::read(&path).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
     let last = bytes.len() - 3;
     bytes[last] ^= 0x10;
-    std::fs::write(&path, &bytes).unwrap();
-    let reason = corrupt_reason(load_into_adam(&path, params).unwrap_err());
+    std::fs::write(path, &bytes).unwrap();
+    let reason = corrupt_reason(load_into_adam(path, params).unwrap_err());
     assert!(reason.starts_with("checksum mismatch"), "{reason}");
 }
 
@@ -290,8 +290,8 @@ fn flipped_byte_is_refused_by_the_checksum() {
 fn foreign_file_is_refused_by_the_magic() {
     let scratch = temp_file("foreign.state");
     let path = &scratch.path;
-    std::fs::write(&path, b"{\"not\": \"an optimizer state file at all\"}").unwrap();
-    let err = load_into_adam(&path, vec![param(&[0.0], &[1])]).unwrap_err();
+    std::fs::write(path, b"{\"not\": \"an optimizer state file at all\"}").unwrap();
+    let err = load_into_adam(path, vec![param(&[0.0], &[1])]).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("corrupt optimizer state file: not a tapegrad optimizer state file"),
@@ -307,7 +307,7 @@ fn foreign_file_is_refused_by_the_magic() {
 fn missing_file_is_an_io_error_naming_it() {
     let scratch = temp_file("does-not-exist.state");
     let path = &scratch.path;
-    let err = load_into_adam(&path, vec![param(&[0.0], &[1])]).unwrap_err();
+    let err = load_into_adam(path, vec![param(&[0.0], &[1])]).unwrap_err();
     assert!(matches!(err, OptimError::Io { .. }), "{err}");
     assert!(err.to_string().contains("does-not-exist.state"), "{err}");
 }
@@ -324,13 +324,13 @@ fn state_for_other_parameters_is_refused() {
     let (scratch, _) = saved_adam("shapes.state");
     let path = &scratch.path;
     let wrong_shape = vec![param(&noise(1, 12), &[4, 3]), param(&noise(2, 5), &[5])];
-    let reason = mismatch_reason(load_into_adam(&path, wrong_shape).unwrap_err());
+    let reason = mismatch_reason(load_into_adam(path, wrong_shape).unwrap_err());
     assert_eq!(
         reason,
         "group 0, parameter 0 has shape [3, 4] in the state, [4, 3] in this optimizer"
     );
     let too_few = vec![param(&noise(1, 12), &[3, 4])];
-    let reason = mismatch_reason(load_into_adam(&path, too_few).unwrap_err());
+    let reason = mismatch_reason(load_into_adam(path, too_few).unwrap_err());
     assert_eq!(
         reason,
         "group 0 has 2 parameters in the state, 1 in this optimizer"
@@ -342,7 +342,7 @@ fn state_of_another_optimizer_options_or_dtype_is_refused() {
     let (scratch, params) = saved_adam("options.state");
     let path = &scratch.path;
     let mut sgd = Sgd::new(params.clone(), SgdConfig::default()).unwrap();
-    let reason = mismatch_reason(sgd.load(&path).unwrap_err());
+    let reason = mismatch_reason(sgd.load(path).unwrap_err());
     assert_eq!(reason, "the state was saved by Adam");
 
     let cfg = AdamConfig {
@@ -350,7 +350,7 @@ fn state_of_another_optimizer_options_or_dtype_is_refused() {
         ..Default::default()
     };
     let mut adam = Adam::new(params, cfg).unwrap();
-    let reason = mismatch_reason(adam.load(&path).unwrap_err());
+    let reason = mismatch_reason(adam.load(path).unwrap_err());
     assert_eq!(
         reason,
         "option betas.0 was 0.9 when saved, this optimizer has 0.8"
@@ -361,7 +361,7 @@ fn state_of_another_optimizer_options_or_dtype_is_refused() {
         param(&noise(2, 5), &[5]),
     ];
     let mut adam32 = Adam::new(params32, AdamConfig::default()).unwrap();
-    let err = adam32.load(&path).unwrap_err();
+    let err = adam32.load(path).unwrap_err();
     assert_eq!(
         err.to_string(),
         "Adam: cannot load state: the file holds f64 state, the optimizer's parameters are f32"
