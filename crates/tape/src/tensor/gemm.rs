@@ -1,13 +1,21 @@
-//! The matrix-multiplication kernel under matmul and convolution: a thin, safe
-//! wrapper around the `gemm` crate's tuned micro-kernels.
+//! The matrix-multiplication kernel under matmul and convolution (a thin, safe
+//! wrapper around the `gemm` crate's tuned micro-kernels), and the batched
+//! product `op(A)·op(B)` of tensors built on it.
 
 use gemm::Parallelism;
+use rayon::prelude::*;
 
+use super::Tensor;
+use crate::error::{Result, TapeError};
 use crate::float::Float;
+use crate::shape::{self, Shape};
 
-/// Products with fewer multiply-adds than this run on one thread: below it the
-/// hand-off to the pool costs more than it saves.
-const PARALLEL_FLOPS: usize = 1 << 18;
+/// Products with fewer multiply-adds (m·k·n) than this run on one thread: below
+/// it the hand-off to the pool costs more than it saves (measured on 2 cores:
+/// two threads tie up to 64³ and lose at 96³–128³ and 32×784×128; they win from
+/// 192³, see docs/performance.md). A batch of smaller products is spread over
+/// the pool one matrix per task instead.
+pub const PARALLEL_FLOPS: usize = 1 << 22;
 
 /// How an operand is stored relative to its logical shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +27,15 @@ pub enum Layout {
 }
 
 impl Layout {
+    /// `Transposed` when `transposed`, else `Normal`.
+    pub fn of(transposed: bool) -> Self {
+        if transposed {
+            Layout::Transposed
+        } else {
+            Layout::Normal
+        }
+    }
+
     /// (row stride, column stride) of a logical `rows × cols` operand.
     fn strides(self, rows: usize, cols: usize) -> (isize, isize) {
         match self {
@@ -32,6 +49,14 @@ impl Layout {
 /// `m × k`, `b` logically `k × n` and `out` row-major `m × n`.
 ///
 /// Panics if a slice is shorter than its shape needs: callers check shapes first.
+///
+/// ```
+/// use tapegrad_tape::tensor::gemm::{matmul_into, Layout};
+/// // [1 2; 3 4] · [5 6]ᵀ, with b = [5, 6] read as a 2 × 1 column
+/// let mut out = [0.0f64; 2];
+/// matmul_into(2, 2, 1, &[1.0, 2.0, 3.0, 4.0], Layout::Normal, &[5.0, 6.0], Layout::Normal, &mut out, false);
+/// assert_eq!(out, [17.0, 39.0]);
+/// ```
 pub fn matmul_into<T: Float>(
     m: usize,
     k: usize,
@@ -91,6 +116,234 @@ pub fn matmul_into<T: Float>(
     }
 }
 
+/// The sizes of a product `op(A)·op(B)`: the broadcast batch shape and the
+/// `m × k · k × n` of each matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plan {
+    pub(crate) batch: Shape,
+    pub(crate) m: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+}
+
+impl Plan {
+    /// Checks that `a` and `b` (rank ≥ 2, last two axes the matrices, stored
+    /// transposed when `ta`/`tb`) can be multiplied and that their batch axes
+    /// broadcast.
+    pub(crate) fn new(
+        op: &'static str,
+        a: &[usize],
+        b: &[usize],
+        ta: bool,
+        tb: bool,
+    ) -> Result<Self> {
+        let mismatch = || TapeError::ShapeMismatch {
+            op,
+            lhs: a.into(),
+            rhs: b.into(),
+        };
+        if a.len() < 2 || b.len() < 2 {
+            return Err(mismatch());
+        }
+        let (a_batch, a_mat) = a.split_at(a.len() - 2);
+        let (b_batch, b_mat) = b.split_at(b.len() - 2);
+        let (m, k) = if ta {
+            (a_mat[1], a_mat[0])
+        } else {
+            (a_mat[0], a_mat[1])
+        };
+        let (kb, n) = if tb {
+            (b_mat[1], b_mat[0])
+        } else {
+            (b_mat[0], b_mat[1])
+        };
+        if k != kb {
+            return Err(mismatch());
+        }
+        let batch = shape::broadcast_shapes(op, a_batch, b_batch).map_err(|_| mismatch())?;
+        Ok(Self { batch, m, k, n })
+    }
+
+    /// Number of matrices in the result.
+    pub(crate) fn count(&self) -> usize {
+        shape::numel(&self.batch)
+    }
+
+    /// `batch × m × n`.
+    pub(crate) fn out_shape(&self) -> Shape {
+        let mut out = self.batch.clone();
+        out.extend([self.m, self.n]);
+        out
+    }
+}
+
+/// The shapes of a `torch.matmul` call: a 1-D left operand becomes `1 × k`, a
+/// 1-D right operand `k × 1`, and the added axis is removed from the result.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Promoted {
+    /// Shape the left operand is read as.
+    pub(crate) a: Shape,
+    /// Shape the right operand is read as.
+    pub(crate) b: Shape,
+    /// Shape of the result.
+    pub(crate) out: Shape,
+}
+
+impl Promoted {
+    pub(crate) fn new(a: &[usize], b: &[usize]) -> Result<Self> {
+        let promote = |s: &[usize], vector: Shape| if s.len() == 1 { vector } else { s.into() };
+        let ap = promote(a, smallvec::smallvec![1, a.first().copied().unwrap_or(0)]);
+        let bp = promote(b, smallvec::smallvec![b.first().copied().unwrap_or(0), 1]);
+        let plan =
+            Plan::new("matmul", &ap, &bp, false, false).map_err(|_| TapeError::ShapeMismatch {
+                op: "matmul",
+                lhs: a.into(),
+                rhs: b.into(),
+            })?;
+        let mut out = plan.batch.clone();
+        if a.len() > 1 {
+            out.push(plan.m);
+        }
+        if b.len() > 1 {
+            out.push(plan.n);
+        }
+        Ok(Self { a: ap, b: bp, out })
+    }
+}
+
+/// Start of each result matrix's operand matrix, for an operand whose batch
+/// shape `from` is broadcast to `to`, with `matrix` elements per matrix.
+fn batch_offsets(from: &[usize], to: &[usize], matrix: usize) -> Vec<usize> {
+    let strides = shape::broadcast_strides(from, to);
+    let mut index: Shape = smallvec::smallvec![0; to.len()];
+    let mut offsets = Vec::with_capacity(shape::numel(to));
+    for _ in 0..shape::numel(to) {
+        let start: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
+        offsets.push(start * matrix);
+        for d in (0..to.len()).rev() {
+            index[d] += 1;
+            if index[d] < to[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    offsets
+}
+
+/// One GEMM per result matrix. Many small matrices are spread over the pool
+/// (each GEMM then runs on one thread); large ones are threaded inside the GEMM.
+fn batched_into<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    ta: bool,
+    tb: bool,
+    plan: &Plan,
+    out: &mut [T],
+) {
+    let Plan { m, k, n, .. } = *plan;
+    let a_offsets = batch_offsets(&a.shape()[..a.ndim() - 2], &plan.batch, m * k);
+    let b_offsets = batch_offsets(&b.shape()[..b.ndim() - 2], &plan.batch, k * n);
+    let (la, lb) = (Layout::of(ta), Layout::of(tb));
+    let one = |(c, (&oa, &ob)): (&mut [T], (&usize, &usize))| {
+        matmul_into(m, k, n, &a.data()[oa..], la, &b.data()[ob..], lb, c, false);
+    };
+    let flops = m * k * n;
+    if flops < PARALLEL_FLOPS && flops * plan.count() >= PARALLEL_FLOPS {
+        out.par_chunks_mut(m * n)
+            .zip(a_offsets.par_iter().zip(&b_offsets))
+            .for_each(one);
+    } else {
+        out.chunks_mut(m * n)
+            .zip(a_offsets.iter().zip(&b_offsets))
+            .for_each(one);
+    }
+}
+
+/// `op(A)·op(B)` for operands that fit `plan`.
+pub(crate) fn product<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    ta: bool,
+    tb: bool,
+    plan: &Plan,
+) -> Tensor<T> {
+    let mut out = vec![T::ZERO; plan.count() * plan.m * plan.n];
+    if out.is_empty() {
+        return Tensor::from_parts(out, plan.out_shape());
+    }
+    if !ta && shape::numel(&b.shape()[..b.ndim() - 2]) == 1 {
+        // A's row-major matrices lie one after another: together they are a
+        // single (count·m) × k matrix, and the result is one (count·m) × n GEMM.
+        let rows = plan.count() * plan.m;
+        let lb = Layout::of(tb);
+        matmul_into(
+            rows,
+            plan.k,
+            plan.n,
+            a.data(),
+            Layout::Normal,
+            b.data(),
+            lb,
+            &mut out,
+            false,
+        );
+    } else {
+        batched_into(a, b, ta, tb, plan, &mut out);
+    }
+    Tensor::from_parts(out, plan.out_shape())
+}
+
+impl<T: Float> Tensor<T> {
+    /// The matrix product with `torch.matmul` semantics: `m×k @ k×n`; batched
+    /// `…×m×k @ …×k×n` with the batch axes broadcast (NumPy rule); a 1-D left
+    /// operand is read as `1×k` and a 1-D right operand as `k×1`, and that axis
+    /// is removed from the result (so 1-D @ 1-D is the dot product, 0-d).
+    ///
+    /// `out[…, i, j] = Σₚ a[…, i, p] b[…, p, j]`.
+    ///
+    /// ```
+    /// use tapegrad_tape::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let v = Tensor::from_vec(vec![5.0, 6.0], &[2]).unwrap();
+    /// let av = a.matmul(&v).unwrap();
+    /// assert_eq!(av.shape(), &[2]);
+    /// assert_eq!(av.data(), &[17.0, 39.0]);
+    /// ```
+    pub fn matmul(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        let p = Promoted::new(self.shape(), other.shape())?;
+        self.reshape(&p.a)?
+            .matmul_t(&other.reshape(&p.b)?, false, false)?
+            .reshape(&p.out)
+    }
+
+    /// `op(A)·op(B)` over the last two axes, where `op(X) = Xᵀ` (last two axes
+    /// swapped) when its flag is set; batch axes broadcast. The transposes are
+    /// read through strides, never copied. Both operands need rank ≥ 2.
+    ///
+    /// ```
+    /// use tapegrad_tape::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// // aᵀ · a = [1 3; 2 4] · [1 2; 3 4]
+    /// assert_eq!(a.matmul_t(&a, true, false).unwrap().data(), &[10.0, 14.0, 14.0, 20.0]);
+    /// ```
+    pub fn matmul_t(
+        &self,
+        other: &Tensor<T>,
+        transpose_self: bool,
+        transpose_other: bool,
+    ) -> Result<Tensor<T>> {
+        let plan = Plan::new(
+            "matmul_t",
+            self.shape(),
+            other.shape(),
+            transpose_self,
+            transpose_other,
+        )?;
+        Ok(product(self, other, transpose_self, transpose_other, &plan))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +388,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn batch_offsets_follow_broadcasting() {
+        assert_eq!(batch_offsets(&[2, 1], &[2, 3], 10), [0, 0, 0, 10, 10, 10]);
+        assert_eq!(batch_offsets(&[3], &[2, 3], 4), [0, 4, 8, 0, 4, 8]);
+        assert_eq!(batch_offsets(&[], &[2], 4), [0, 0]);
+    }
+
+    #[test]
+    fn promotion_of_vectors() {
+        let p = Promoted::new(&[3], &[2, 3, 4]).unwrap();
+        assert_eq!(
+            (p.a.as_slice(), p.out.as_slice()),
+            (&[1, 3][..], &[2, 4][..])
+        );
+        let p = Promoted::new(&[3], &[3]).unwrap();
+        assert_eq!(p.out.as_slice(), &[] as &[usize]);
+        assert!(Promoted::new(&[], &[3]).is_err());
     }
 }
