@@ -1,0 +1,339 @@
+//! Adam (Kingma and Ba, 2015), as PyTorch's `torch.optim.Adam`.
+
+use tapegrad_tape::{Float, Var};
+
+use crate::core::{Core, SlotState};
+use crate::error::Result;
+use crate::group::ParamGroup;
+use crate::optimizer::impl_optimizer;
+use crate::par::{self, Kernel};
+use crate::state::ParamState;
+use crate::validate;
+
+/// Options of [`Adam`]; `Default` gives PyTorch's defaults.
+///
+/// | option | symbol | default |
+/// |---|---|---|
+/// | `lr` | ε | 1e-3 |
+/// | `betas` | (ρ₁, ρ₂) | (0.9, 0.999) |
+/// | `eps` | δ | 1e-8 |
+/// | `weight_decay` | 1/C | 0 |
+/// | `amsgrad` | | false |
+/// | `maximize` | | false |
+/// | `bias_correction` | | true |
+/// | `decoupled_weight_decay` | | false |
+///
+/// ```
+/// let cfg = tapegrad_optim::AdamConfig::default();
+/// assert_eq!((cfg.lr, cfg.betas, cfg.eps), (1e-3, (0.9, 0.999), 1e-8));
+/// assert!(cfg.bias_correction && !cfg.amsgrad);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate ε (≥ 0).
+    pub lr: f64,
+    /// Decay rates (ρ₁, ρ₂) of the first and second moment estimates, each in [0, 1).
+    pub betas: (f64, f64),
+    /// δ, added to √r̂ (≥ 0).
+    pub eps: f64,
+    /// Weight decay 1/C (≥ 0): the regularization term θ/C added to g (coupled),
+    /// unless `decoupled_weight_decay`.
+    pub weight_decay: f64,
+    /// AMSGrad: divide by the running maximum of r instead of r.
+    pub amsgrad: bool,
+    /// Ascend the objective instead of descending it (g ← −g).
+    pub maximize: bool,
+    /// Divide s and r by (1 − ρ₁ᵗ) and (1 − ρ₂ᵗ). `false` is the lecture's
+    /// variant without the correction (BERT's optimizer).
+    pub bias_correction: bool,
+    /// Decay the weights directly, θ ← θ (1 − ε/C), instead of adding θ/C to g:
+    /// this is [`crate::AdamW`].
+    pub decoupled_weight_decay: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            maximize: false,
+            bias_correction: true,
+            decoupled_weight_decay: false,
+        }
+    }
+}
+
+/// Adam, step for step as PyTorch's `Adam`.
+///
+/// In the lecture's symbols (lr = ε, betas = (ρ₁, ρ₂), eps = δ,
+/// weight_decay = 1/C), at step t (t = 1 at the first step):
+///
+/// ```text
+/// g ← −g                          if maximize
+/// g ← g + θ/C                     (coupled: θ/C flows into s and r)
+/// s ← ρ₁ s + (1 − ρ₁) g
+/// r ← ρ₂ r + (1 − ρ₂) g ⊙ g
+/// ŝ ← s / (1 − ρ₁ᵗ) ;  r̂ ← r / (1 − ρ₂ᵗ)
+/// θ ← θ − ε ŝ / (√r̂ + δ)
+/// ```
+///
+/// δ is added outside the square root, after the correction, as in PyTorch
+/// (computed as θ − (ε/(1 − ρ₁ᵗ)) s / (√r · (1/√(1 − ρ₂ᵗ)) + δ), with the two
+/// corrections in f64 even for f32 parameters). With `amsgrad`, r̂ uses
+/// r_max ← max(r_max, r) (the raw r is maxed). With `bias_correction = false`
+/// the update is θ ← θ − ε s / (√r + δ) (the lecture's variant, BERT's
+/// optimizer). Then s ≈ (1 − ρ₁) g and r ≈ (1 − ρ₂) g ⊙ g at the first steps, so
+/// the ratio s/√r is off by about (1 − ρ₁)/√(1 − ρ₂), 3.2 with the defaults,
+/// until t is well past 1/(1 − ρ₂).
+///
+/// With `decoupled_weight_decay`, θ/C is not added to g; instead θ ← θ (1 − ε/C)
+/// before the update — [`crate::AdamW`], which differs from the coupled form
+/// because there θ/C passes through the component-wise scaling 1/(√r̂ + δ).
+///
+/// State per parameter: `step`, `exp_avg` (s), `exp_avg_sq` (r), and
+/// `max_exp_avg_sq` with AMSGrad.
+///
+/// ```
+/// use tapegrad_optim::{Adam, AdamConfig, Optimizer};
+/// use tapegrad_tape::{Tensor, Var};
+/// let w = Var::parameter(Tensor::from_vec(vec![1.0f64, 1.0], &[2]).unwrap());
+/// let mut opt = Adam::new(vec![w.clone()], AdamConfig { lr: 0.1, ..Default::default() }).unwrap();
+/// w.set_grad(Some(Tensor::from_vec(vec![4.0, -0.5], &[2]).unwrap()));
+/// opt.step().unwrap();
+/// // at t = 1, ŝ = g and √r̂ = |g|: each coordinate moves by about ε
+/// let v = w.value();
+/// assert!((v.data()[0] - 0.9).abs() < 1e-8 && (v.data()[1] - 1.1).abs() < 1e-8);
+/// ```
+pub struct Adam<T: Float> {
+    core: Core<T, AdamState<T>>,
+    cfg: AdamConfig,
+}
+
+pub(crate) struct AdamState<T> {
+    step: u64,
+    exp_avg: Vec<T>,
+    exp_avg_sq: Vec<T>,
+    max_exp_avg_sq: Option<Vec<T>>,
+}
+
+impl<T: Float> SlotState<T> for AdamState<T> {
+    type Config = AdamConfig;
+    fn save(&self) -> ParamState<T> {
+        let mut buffers = vec![
+            ("exp_avg".to_string(), self.exp_avg.clone()),
+            ("exp_avg_sq".to_string(), self.exp_avg_sq.clone()),
+        ];
+        if let Some(m) = &self.max_exp_avg_sq {
+            buffers.push(("max_exp_avg_sq".into(), m.clone()));
+        }
+        ParamState {
+            step: self.step,
+            buffers,
+        }
+    }
+    fn restore(
+        saved: &ParamState<T>,
+        numel: usize,
+        cfg: &AdamConfig,
+    ) -> std::result::Result<Self, String> {
+        saved.only(&["exp_avg", "exp_avg_sq", "max_exp_avg_sq"])?;
+        Ok(Self {
+            step: saved.step,
+            exp_avg: saved.take("exp_avg", numel)?,
+            exp_avg_sq: saved.take("exp_avg_sq", numel)?,
+            max_exp_avg_sq: saved.take_if("max_exp_avg_sq", cfg.amsgrad, numel)?,
+        })
+    }
+}
+
+impl<T: Float> Adam<T> {
+    /// Adam over `params`, refusing invalid options.
+    pub fn new(params: Vec<Var<T>>, cfg: AdamConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params)], cfg)
+    }
+
+    /// Adam over parameter groups, each with optional lr and weight-decay overrides.
+    pub fn with_groups(groups: Vec<ParamGroup<T>>, cfg: AdamConfig) -> Result<Self> {
+        Self::build("Adam", groups, cfg)
+    }
+
+    /// Validates under the name the user chose (`"Adam"` or `"AdamW"`).
+    pub(crate) fn build(
+        name: &'static str,
+        groups: Vec<ParamGroup<T>>,
+        cfg: AdamConfig,
+    ) -> Result<Self> {
+        validate::non_negative(name, "lr", cfg.lr)?;
+        validate::unit_half_open(name, "betas.0", cfg.betas.0)?;
+        validate::unit_half_open(name, "betas.1", cfg.betas.1)?;
+        validate::non_negative(name, "eps", cfg.eps)?;
+        validate::non_negative(name, "weight_decay", cfg.weight_decay)?;
+        let core = Core::new(name, groups, cfg.lr, cfg.weight_decay)?;
+        Ok(Self { core, cfg })
+    }
+
+    /// The options given at construction.
+    pub fn config(&self) -> &AdamConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn options(&self) -> Vec<(&'static str, f64)> {
+        let c = &self.cfg;
+        let flag = |b: bool| f64::from(u8::from(b));
+        vec![
+            ("betas.0", c.betas.0),
+            ("betas.1", c.betas.1),
+            ("eps", c.eps),
+            ("amsgrad", flag(c.amsgrad)),
+            ("maximize", flag(c.maximize)),
+            ("bias_correction", flag(c.bias_correction)),
+            ("decoupled_weight_decay", flag(c.decoupled_weight_decay)),
+        ]
+    }
+
+    pub(crate) fn update(&mut self) -> Result<()> {
+        let cfg = self.cfg;
+        self.core.for_each_with_grad(|group, param, grad, slot| {
+            let n = param.numel();
+            let state = slot.get_or_insert_with(|| AdamState {
+                step: 0,
+                exp_avg: vec![T::ZERO; n],
+                exp_avg_sq: vec![T::ZERO; n],
+                max_exp_avg_sq: cfg.amsgrad.then(|| vec![T::ZERO; n]),
+            });
+            state.step += 1;
+            let k = AdamKernel::new(&cfg, group.lr, group.weight_decay, state.step);
+            let coupled = group.weight_decay != 0.0 && !cfg.decoupled_weight_decay;
+            param.update(|p| {
+                let chunk = (
+                    p,
+                    grad.data(),
+                    state.exp_avg.as_mut_slice(),
+                    state.exp_avg_sq.as_mut_slice(),
+                    state.max_exp_avg_sq.as_deref_mut(),
+                );
+                k.dispatch(coupled, chunk);
+            });
+        })
+    }
+}
+
+impl_optimizer!(Adam);
+
+/// The constants of one step, converted once to the parameter's type.
+struct AdamKernel<T> {
+    sign: T,
+    weight_decay: T,
+    decay: T,
+    beta1: T,
+    one_minus_beta1: T,
+    beta2: T,
+    one_minus_beta2: T,
+    step_size: T,
+    inv_bias_correction2_sqrt: T,
+    eps: T,
+}
+
+impl<T: Float> AdamKernel<T> {
+    fn new(cfg: &AdamConfig, lr: f64, weight_decay: f64, step: u64) -> Self {
+        let (beta1, beta2) = cfg.betas;
+        let t = step as f64;
+        let (bc1, bc2) = if cfg.bias_correction {
+            (1.0 - beta1.powf(t), 1.0 - beta2.powf(t))
+        } else {
+            (1.0, 1.0)
+        };
+        let decoupled = if cfg.decoupled_weight_decay {
+            weight_decay
+        } else {
+            0.0
+        };
+        Self {
+            sign: T::from_f64(if cfg.maximize { -1.0 } else { 1.0 }),
+            weight_decay: T::from_f64(weight_decay),
+            decay: T::from_f64(1.0 - lr * decoupled),
+            beta1: T::from_f64(beta1),
+            one_minus_beta1: T::from_f64(1.0 - beta1),
+            beta2: T::from_f64(beta2),
+            one_minus_beta2: T::from_f64(1.0 - beta2),
+            step_size: T::from_f64(lr / bc1),
+            inv_bias_correction2_sqrt: T::from_f64(1.0 / bc2.sqrt()),
+            eps: T::from_f64(cfg.eps),
+        }
+    }
+
+    fn dispatch(&self, coupled: bool, chunk: Chunk<'_, T>) {
+        match (coupled, chunk.4.is_some()) {
+            (false, false) => par::run(&Fused::<'_, T, false, false>(self), chunk),
+            (false, true) => par::run(&Fused::<'_, T, false, true>(self), chunk),
+            (true, false) => par::run(&Fused::<'_, T, true, false>(self), chunk),
+            (true, true) => par::run(&Fused::<'_, T, true, true>(self), chunk),
+        }
+    }
+}
+
+/// θ, g, s, r, r_max (AMSGrad only).
+type Chunk<'a, T> = (
+    &'a mut [T],
+    &'a [T],
+    &'a mut [T],
+    &'a mut [T],
+    Option<&'a mut [T]>,
+);
+
+/// One pass reading θ, g, s, r and writing θ, s, r: the update is bound by
+/// memory traffic, so everything happens while the element is in a register.
+struct Fused<'k, T, const WD: bool, const AMSGRAD: bool>(&'k AdamKernel<T>);
+
+impl<T: Float, const WD: bool, const AMSGRAD: bool> Fused<'_, T, WD, AMSGRAD> {
+    /// Updates s and r for one element and returns s and the r the step divides by.
+    #[inline(always)]
+    fn moments(&self, g: T, p: T, s: &mut T, r: &mut T) -> (T, T) {
+        let k = self.0;
+        let mut g = k.sign * g;
+        if WD {
+            g += k.weight_decay * p;
+        }
+        *s = k.beta1 * *s + k.one_minus_beta1 * g;
+        *r = k.beta2 * *r + k.one_minus_beta2 * (g * g);
+        (*s, *r)
+    }
+
+    #[inline(always)]
+    fn apply(&self, p: T, s: T, r: T) -> T {
+        let k = self.0;
+        let denom = r.sqrt() * k.inv_bias_correction2_sqrt + k.eps;
+        p * k.decay - k.step_size * (s / denom)
+    }
+}
+
+impl<'a, T: Float, const WD: bool, const AMSGRAD: bool> Kernel<Chunk<'a, T>>
+    for Fused<'_, T, WD, AMSGRAD>
+{
+    #[inline(always)]
+    fn run(&self, (p, g, s, r, r_max): Chunk<'a, T>) {
+        let n = p.len();
+        let (g, s, r) = (&g[..n], &mut s[..n], &mut r[..n]);
+        match r_max {
+            Some(r_max) if AMSGRAD => {
+                let r_max = &mut r_max[..n];
+                for i in 0..n {
+                    let (si, ri) = self.moments(g[i], p[i], &mut s[i], &mut r[i]);
+                    // NaN in r propagates into r_max, as torch.maximum does.
+                    let m = if r_max[i] >= ri { r_max[i] } else { ri };
+                    r_max[i] = m;
+                    p[i] = self.apply(p[i], si, m);
+                }
+            }
+            _ => {
+                for i in 0..n {
+                    let (si, ri) = self.moments(g[i], p[i], &mut s[i], &mut r[i]);
+                    p[i] = self.apply(p[i], si, ri);
+                }
+            }
+        }
+    }
+}

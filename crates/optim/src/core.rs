@@ -1,0 +1,264 @@
+//! What every optimizer holds: its groups and one state slot per parameter.
+
+use tapegrad_tape::{Float, Tensor, Var};
+
+use crate::error::{OptimError, Result};
+use crate::group::{Group, ParamGroup};
+use crate::state::{GroupDict, ParamState, StateDict};
+use crate::validate;
+
+/// Per-parameter state that can be saved and restored.
+pub(crate) trait SlotState<T: Float>: Sized {
+    /// The options that decide which buffers exist.
+    type Config;
+    /// The state as named buffers.
+    fn save(&self) -> ParamState<T>;
+    /// Rebuilds the state of a parameter with `numel` elements, holding exactly
+    /// the buffers `cfg` uses, or says what is wrong.
+    fn restore(
+        saved: &ParamState<T>,
+        numel: usize,
+        cfg: &Self::Config,
+    ) -> std::result::Result<Self, String>;
+}
+
+/// Groups and the per-parameter state slots (`None` until the parameter's first
+/// step with a gradient).
+pub(crate) struct Core<T: Float, S> {
+    pub(crate) name: &'static str,
+    pub(crate) groups: Vec<Group<T>>,
+    pub(crate) slots: Vec<Vec<Option<S>>>,
+    default_lr: f64,
+    default_weight_decay: f64,
+}
+
+impl<T: Float, S: SlotState<T>> Core<T, S> {
+    pub(crate) fn new(
+        name: &'static str,
+        groups: Vec<ParamGroup<T>>,
+        default_lr: f64,
+        default_weight_decay: f64,
+    ) -> Result<Self> {
+        if groups.iter().all(|g| g.params.is_empty()) {
+            return Err(OptimError::NoParameters { optimizer: name });
+        }
+        let mut core = Self {
+            name,
+            groups: Vec::with_capacity(groups.len()),
+            slots: Vec::with_capacity(groups.len()),
+            default_lr,
+            default_weight_decay,
+        };
+        for group in groups {
+            core.add_group(group)?;
+        }
+        Ok(core)
+    }
+
+    /// Validates and appends a group; its new parameters start without state.
+    pub(crate) fn add_group(&mut self, group: ParamGroup<T>) -> Result<()> {
+        let lr = group.lr.unwrap_or(self.default_lr);
+        let weight_decay = group.weight_decay.unwrap_or(self.default_weight_decay);
+        validate::non_negative(self.name, "lr", lr)?;
+        validate::non_negative(self.name, "weight_decay", weight_decay)?;
+        for (i, p) in group.params.iter().enumerate() {
+            if !p.is_parameter() {
+                return Err(OptimError::NotAParameter {
+                    optimizer: self.name,
+                    name: p.name(),
+                });
+            }
+            let seen_before = group.params[..i].iter().any(|q| q.same(p));
+            if seen_before || self.params().any(|q| q.same(p)) {
+                return Err(OptimError::DuplicateParameter {
+                    optimizer: self.name,
+                    name: p.name(),
+                });
+            }
+        }
+        self.slots
+            .push((0..group.params.len()).map(|_| None).collect());
+        self.groups.push(Group {
+            params: group.params,
+            lr,
+            weight_decay,
+        });
+        Ok(())
+    }
+
+    fn params(&self) -> impl Iterator<Item = &Var<T>> {
+        self.groups.iter().flat_map(|g| g.params.iter())
+    }
+
+    pub(crate) fn set_group_lr(&mut self, index: usize, lr: f64) -> Result<()> {
+        validate::non_negative(self.name, "lr", lr)?;
+        let count = self.groups.len();
+        let group = self.groups.get_mut(index).ok_or(OptimError::NoSuchGroup {
+            optimizer: self.name,
+            index,
+            count,
+        })?;
+        group.lr = lr;
+        Ok(())
+    }
+
+    /// Refuses a step before touching anything if some gradient has the wrong
+    /// shape. Allocates nothing unless it fails.
+    pub(crate) fn check_grad_shapes(&self) -> Result<()> {
+        for p in self.params() {
+            let wrong = p.with_grad_mut(|g| g.as_ref().is_some_and(|g| g.shape() != p.shape()));
+            if wrong {
+                let grad = p.with_grad_mut(|g| g.as_ref().map(|g| g.shape().to_vec()));
+                return Err(OptimError::GradientShape {
+                    optimizer: self.name,
+                    name: p.name(),
+                    param: p.shape().to_vec(),
+                    grad: grad.unwrap_or_default(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f(group, param, grad, slot)` for every parameter that has a gradient,
+    /// after checking all gradient shapes.
+    pub(crate) fn for_each_with_grad(
+        &mut self,
+        mut f: impl FnMut(&Group<T>, &Var<T>, &Tensor<T>, &mut Option<S>),
+    ) -> Result<()> {
+        self.check_grad_shapes()?;
+        for (group, slots) in self.groups.iter().zip(self.slots.iter_mut()) {
+            for (p, slot) in group.params.iter().zip(slots.iter_mut()) {
+                if let Some(grad) = p.grad() {
+                    f(group, p, &grad, slot);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn state_dict(&self, options: &[(&'static str, f64)]) -> StateDict<T> {
+        StateDict {
+            optimizer: self.name.to_string(),
+            options: options.iter().map(|&(n, v)| (n.to_string(), v)).collect(),
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupDict {
+                    lr: g.lr,
+                    weight_decay: g.weight_decay,
+                    shapes: g.params.iter().map(|p| p.shape().to_vec()).collect(),
+                })
+                .collect(),
+            state: self
+                .slots
+                .iter()
+                .map(|slots| slots.iter().map(|s| s.as_ref().map(S::save)).collect())
+                .collect(),
+        }
+    }
+
+    /// Checks everything first, so that a refused state leaves the optimizer as it was.
+    pub(crate) fn load_state_dict(
+        &mut self,
+        saved: &StateDict<T>,
+        options: &[(&'static str, f64)],
+        cfg: &S::Config,
+    ) -> Result<()> {
+        let mismatch = |reason: String| OptimError::StateMismatch {
+            optimizer: self.name,
+            reason,
+        };
+        if saved.optimizer != self.name {
+            return Err(mismatch(format!(
+                "the state was saved by {}",
+                saved.optimizer
+            )));
+        }
+        check_options(&saved.options, options).map_err(mismatch)?;
+        check_groups(saved, &self.groups).map_err(mismatch)?;
+        let mut slots = Vec::with_capacity(self.groups.len());
+        for (gi, (group, states)) in self.groups.iter().zip(&saved.state).enumerate() {
+            let mut restored = Vec::with_capacity(states.len());
+            for (pi, (p, state)) in group.params.iter().zip(states).enumerate() {
+                let slot = match state {
+                    None => None,
+                    Some(s) => Some(S::restore(s, p.numel(), cfg).map_err(|reason| {
+                        mismatch(format!("state of group {gi}, parameter {pi}: {reason}"))
+                    })?),
+                };
+                restored.push(slot);
+            }
+            slots.push(restored);
+        }
+        for (group, saved) in self.groups.iter_mut().zip(&saved.groups) {
+            group.lr = saved.lr;
+            group.weight_decay = saved.weight_decay;
+        }
+        self.slots = slots;
+        Ok(())
+    }
+}
+
+fn check_options(
+    saved: &[(String, f64)],
+    current: &[(&'static str, f64)],
+) -> std::result::Result<(), String> {
+    if saved.len() != current.len() {
+        return Err(format!(
+            "the state has {} options, this optimizer has {}",
+            saved.len(),
+            current.len()
+        ));
+    }
+    for ((saved_name, saved_value), (name, value)) in saved.iter().zip(current) {
+        if saved_name != name {
+            return Err(format!(
+                "the state has option {saved_name} where this optimizer has {name}"
+            ));
+        }
+        if saved_value.to_bits() != value.to_bits() {
+            return Err(format!(
+                "option {name} was {saved_value} when saved, this optimizer has {value}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_groups<T: Float>(
+    saved: &StateDict<T>,
+    groups: &[Group<T>],
+) -> std::result::Result<(), String> {
+    if saved.groups.len() != groups.len() || saved.state.len() != groups.len() {
+        return Err(format!(
+            "the state has {} parameter groups, this optimizer has {}",
+            saved.groups.len(),
+            groups.len()
+        ));
+    }
+    for (gi, (s, g)) in saved.groups.iter().zip(groups).enumerate() {
+        if s.shapes.len() != g.params.len() || saved.state[gi].len() != g.params.len() {
+            return Err(format!(
+                "group {gi} has {} parameters in the state, {} in this optimizer",
+                s.shapes.len(),
+                g.params.len()
+            ));
+        }
+        for (pi, (shape, p)) in s.shapes.iter().zip(&g.params).enumerate() {
+            if shape.as_slice() != p.shape() {
+                return Err(format!(
+                    "group {gi}, parameter {pi} has shape {shape:?} in the state, {:?} in this optimizer",
+                    p.shape()
+                ));
+            }
+        }
+        if !s.lr.is_finite() || s.lr < 0.0 || !s.weight_decay.is_finite() || s.weight_decay < 0.0 {
+            return Err(format!(
+                "group {gi} has lr = {}, weight_decay = {} in the state; both must be finite and >= 0",
+                s.lr, s.weight_decay
+            ));
+        }
+    }
+    Ok(())
+}

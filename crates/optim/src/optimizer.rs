@@ -1,0 +1,131 @@
+//! The interface every optimizer offers.
+
+use std::path::Path;
+
+use tapegrad_tape::Float;
+
+use crate::error::Result;
+use crate::group::{Group, ParamGroup};
+use crate::state::StateDict;
+
+/// An optimizer: updates its parameters in place from their gradients.
+///
+/// A training step is `zero_grad`, forward, `backward`, `step`. A parameter whose
+/// gradient is absent (not reached by `backward` since the last `zero_grad`) is
+/// skipped entirely: no update, no decay, no state.
+///
+/// ```
+/// use tapegrad_optim::{Optimizer, Sgd, SgdConfig};
+/// use tapegrad_tape::{Tensor, Var};
+/// // minimize (w - 3)²
+/// let w = Var::parameter(Tensor::<f64>::zeros(&[1]));
+/// let mut opt = Sgd::new(vec![w.clone()], SgdConfig { lr: 0.1, ..Default::default() }).unwrap();
+/// for _ in 0..100 {
+///     opt.zero_grad();
+///     let d = w.add_scalar(-3.0);
+///     d.mul(&d).unwrap().sum().backward().unwrap();
+///     opt.step().unwrap();
+/// }
+/// assert!((w.item().unwrap() - 3.0).abs() < 1e-8);
+/// ```
+pub trait Optimizer<T: Float> {
+    /// The optimizer's name as in PyTorch (`"SGD"`, `"Adagrad"`, `"RMSprop"`, `"Adam"`, `"AdamW"`).
+    fn name(&self) -> &'static str;
+
+    /// Updates every parameter that has a gradient. Refuses (changing nothing) when
+    /// a gradient's shape differs from its parameter's.
+    fn step(&mut self) -> Result<()>;
+
+    /// The parameter groups, with their current learning rates.
+    fn groups(&self) -> &[Group<T>];
+
+    /// Adds a group; `None` overrides take the optimizer's options.
+    fn add_param_group(&mut self, group: ParamGroup<T>) -> Result<()>;
+
+    /// Sets the learning rate of one group (what schedules call).
+    fn set_group_lr(&mut self, index: usize, lr: f64) -> Result<()>;
+
+    /// The state needed to resume exactly (see [`StateDict`]).
+    fn state_dict(&self) -> StateDict<T>;
+
+    /// Restores a state from [`Optimizer::state_dict`]: the per-parameter state and
+    /// each group's learning rate and weight decay. The other options must equal
+    /// the saved ones. Nothing changes when the state is refused.
+    fn load_state_dict(&mut self, state: &StateDict<T>) -> Result<()>;
+
+    /// Forgets every parameter's gradient (PyTorch's `zero_grad(set_to_none=True)`).
+    fn zero_grad(&self) {
+        for group in self.groups() {
+            group.params.iter().for_each(|p| p.zero_grad());
+        }
+    }
+
+    /// The learning rate of the first group.
+    fn lr(&self) -> f64 {
+        self.groups()[0].lr
+    }
+
+    /// Sets the learning rate of every group.
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        for i in 0..self.groups().len() {
+            self.set_group_lr(i, lr)?;
+        }
+        Ok(())
+    }
+
+    /// Writes [`Optimizer::state_dict`] to `path` atomically: to a temporary file
+    /// in the same directory, flushed, then renamed over `path`.
+    fn save(&self, path: &Path) -> Result<()> {
+        crate::file::save(&self.state_dict(), path)
+    }
+
+    /// Reads a file written by [`Optimizer::save`] and loads it. A truncated,
+    /// damaged or foreign file is [`crate::OptimError::CorruptFile`]; a file for
+    /// other parameters, options or dtype is [`crate::OptimError::StateMismatch`].
+    fn load(&mut self, path: &Path) -> Result<()> {
+        let state = crate::file::load(path, self.name())?;
+        self.load_state_dict(&state)
+    }
+}
+
+/// Implements [`Optimizer`] for a type with fields `core` (a [`crate::core::Core`])
+/// and methods `options()` and `update()`.
+macro_rules! impl_optimizer {
+    ($ty:ident) => {
+        impl<T: tapegrad_tape::Float> $crate::Optimizer<T> for $ty<T> {
+            fn name(&self) -> &'static str {
+                self.core.name
+            }
+            fn step(&mut self) -> $crate::Result<()> {
+                self.update()
+            }
+            fn groups(&self) -> &[$crate::Group<T>] {
+                &self.core.groups
+            }
+            fn add_param_group(&mut self, group: $crate::ParamGroup<T>) -> $crate::Result<()> {
+                self.core.add_group(group)
+            }
+            fn set_group_lr(&mut self, index: usize, lr: f64) -> $crate::Result<()> {
+                self.core.set_group_lr(index, lr)
+            }
+            fn state_dict(&self) -> $crate::StateDict<T> {
+                self.core.state_dict(&self.options())
+            }
+            fn load_state_dict(&mut self, state: &$crate::StateDict<T>) -> $crate::Result<()> {
+                let options = self.options();
+                self.core.load_state_dict(state, &options, &self.cfg)
+            }
+        }
+
+        impl<T: tapegrad_tape::Float> std::fmt::Debug for $ty<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(self.core.name)
+                    .field("config", &self.cfg)
+                    .field("groups", &self.core.groups)
+                    .finish()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_optimizer;

@@ -1,0 +1,74 @@
+//! Range checks shared by the optimizer and schedule constructors.
+
+use crate::error::{OptimError, Result};
+
+fn invalid(optimizer: &'static str, name: &'static str, value: f64, reason: &str) -> OptimError {
+    OptimError::InvalidHyperParameter {
+        optimizer,
+        name,
+        value: format!("{value}"),
+        reason: reason.to_string(),
+    }
+}
+
+/// `value >= 0` and finite (NaN and ∞ are refused: they poison every later step).
+pub(crate) fn non_negative(optimizer: &'static str, name: &'static str, value: f64) -> Result<()> {
+    if !value.is_finite() {
+        return Err(invalid(optimizer, name, value, "must be a finite number"));
+    }
+    if value < 0.0 {
+        return Err(invalid(optimizer, name, value, "must be >= 0"));
+    }
+    Ok(())
+}
+
+/// `value > 0` and finite.
+pub(crate) fn positive(optimizer: &'static str, name: &'static str, value: f64) -> Result<()> {
+    non_negative(optimizer, name, value)?;
+    if value == 0.0 {
+        return Err(invalid(optimizer, name, value, "must be > 0"));
+    }
+    Ok(())
+}
+
+/// `0 <= value < 1` (a decay rate whose moving average must forget).
+pub(crate) fn unit_half_open(
+    optimizer: &'static str,
+    name: &'static str,
+    value: f64,
+) -> Result<()> {
+    if !(0.0..1.0).contains(&value) {
+        return Err(invalid(optimizer, name, value, "must be in [0, 1)"));
+    }
+    Ok(())
+}
+
+/// `0 <= value <= 1`.
+pub(crate) fn unit_closed(optimizer: &'static str, name: &'static str, value: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(invalid(optimizer, name, value, "must be in [0, 1]"));
+    }
+    Ok(())
+}
+
+/// A count that must be at least 1.
+pub(crate) fn at_least_one(
+    optimizer: &'static str,
+    name: &'static str,
+    value: usize,
+) -> Result<()> {
+    if value == 0 {
+        return Err(invalid(optimizer, name, 0.0, "must be >= 1"));
+    }
+    Ok(())
+}
+
+/// A refusal with a reason of the caller's own.
+pub(crate) fn refuse(
+    optimizer: &'static str,
+    name: &'static str,
+    value: f64,
+    reason: &str,
+) -> OptimError {
+    invalid(optimizer, name, value, reason)
+}

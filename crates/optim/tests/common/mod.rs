@@ -1,0 +1,98 @@
+//! Helpers shared by the optimizer tests: the PyTorch fixture and small problems.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use tapegrad_tape::{Float, Tensor, Var};
+
+/// Where the PyTorch reference trajectories live: next to the repository (the
+/// conventional place), or one level further up for a checkout in a worktree
+/// directory such as `wt/<branch>`.
+pub const FIXTURES: [&str; 2] = [
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/optim_reference.json"
+    ),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../../shared/fixtures/optim_reference.json"
+    ),
+];
+
+/// The fixture's cases by name, or `None` (after printing why) when the file is absent.
+pub fn fixture_cases() -> Option<serde_json::Map<String, Value>> {
+    let Some(text) = FIXTURES
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+    else {
+        println!("skipped: {} not found", FIXTURES[0]);
+        return None;
+    };
+    let root: Value = serde_json::from_str(&text).expect("fixture is valid JSON");
+    Some(
+        root["cases"]
+            .as_object()
+            .expect("cases is an object")
+            .clone(),
+    )
+}
+
+pub fn f64s(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+pub fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("count") as usize)
+        .collect()
+}
+
+/// A parameter of the given shape and values, cast to T.
+pub fn param<T: Float>(values: &[f64], shape: &[usize]) -> Var<T> {
+    Var::parameter(tensor(values, shape))
+}
+
+pub fn tensor<T: Float>(values: &[f64], shape: &[usize]) -> Tensor<T> {
+    Tensor::from_vec(values.iter().map(|&x| T::from_f64(x)).collect(), shape).expect("shape")
+}
+
+/// A 1-d parameter.
+pub fn vector<T: Float>(values: &[f64]) -> Var<T> {
+    param(values, &[values.len()])
+}
+
+/// Sets a gradient given as f64 values.
+pub fn set_grad<T: Float>(p: &Var<T>, values: &[f64]) {
+    p.set_grad(Some(tensor(values, p.shape())));
+}
+
+/// The value as f64s.
+pub fn values<T: Float>(p: &Var<T>) -> Vec<f64> {
+    p.value().data().iter().map(|x| x.to_f64()).collect()
+}
+
+/// Bit patterns, for exact comparisons that also tell -0 from 0.
+pub fn bits(p: &Var<f64>) -> Vec<u64> {
+    p.value().data().iter().map(|x| x.to_bits()).collect()
+}
+
+/// Deterministic pseudo-random numbers in [-1, 1) (a small LCG: tests need no rand).
+pub fn noise(seed: u64, n: usize) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}

@@ -1,0 +1,281 @@
+//! Learning-rate schedules and gradient clipping.
+
+mod common;
+
+use std::f64::consts::PI;
+
+use common::{set_grad, values, vector};
+use tapegrad_optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Anneal, CosineAnnealingLr,
+    LinearLr, LrScheduler, OneCycleLr, OptimError, Optimizer, RmsProp, RmsPropConfig, Scheduler,
+    SequentialLr, Sgd, SgdConfig, StepLr, clip_grad_norm, clip_grad_value,
+};
+use tapegrad_tape::Var;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-14 * b.abs().max(1e-300)
+}
+
+#[test]
+fn step_lr_decays_at_every_multiple_of_step_size() {
+    let s = StepLr::new(3, 0.1).unwrap();
+    let lrs: Vec<f64> = (0..10).map(|t| s.lr_at(2.0, t)).collect();
+    let want = [2.0, 2.0, 2.0, 0.2, 0.2, 0.2, 0.02, 0.02, 0.02, 2e-3];
+    for (t, (a, b)) in lrs.iter().zip(want).enumerate() {
+        assert!(close(*a, b), "t = {t}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn cosine_reaches_eta_min_at_t_max_and_is_not_clamped_after() {
+    let s = CosineAnnealingLr::new(10, 0.01).unwrap();
+    assert_eq!(s.lr_at(1.0, 0), 1.0);
+    assert!(close(s.lr_at(1.0, 10), 0.01));
+    assert!(close(s.lr_at(1.0, 5), 0.505));
+    for k in 1..10 {
+        assert!(
+            close(s.lr_at(1.0, 10 + k), s.lr_at(1.0, 10 - k)),
+            "climbs back at {k}"
+        );
+    }
+    assert!(close(s.lr_at(1.0, 20), 1.0));
+}
+
+#[test]
+fn linear_warmup_defaults_are_pytorchs() {
+    let s = LinearLr::default();
+    let lrs: Vec<f64> = (0..8).map(|t| s.lr_at(0.3, t)).collect();
+    for t in 0..8 {
+        let factor = 1.0 / 3.0 + (2.0 / 3.0) * (t.min(5) as f64 / 5.0);
+        assert!(close(lrs[t], 0.3 * factor), "t = {t}");
+    }
+    assert!(close(lrs[0], 0.1) && close(lrs[5], 0.3) && close(lrs[7], 0.3));
+}
+
+#[test]
+fn sequential_runs_warmup_then_cosine_from_the_milestone() {
+    let warmup = LinearLr::new(0.1, 1.0, 3).unwrap();
+    let cosine = CosineAnnealingLr::new(5, 0.0).unwrap();
+    let s = SequentialLr::new(vec![Box::new(warmup), Box::new(cosine)], vec![3]).unwrap();
+    let base = 0.5;
+    for t in 0..12 {
+        let want = if t < 3 {
+            base * (0.1 + 0.9 * t as f64 / 3.0)
+        } else {
+            base * (1.0 + (PI * (t - 3) as f64 / 5.0).cos()) / 2.0
+        };
+        assert!((s.lr_at(base, t) - want).abs() < 1e-15, "t = {t}");
+    }
+    assert_eq!(s.total_steps(), None);
+}
+
+#[test]
+fn one_cycle_rises_to_max_lr_then_anneals_to_the_minimum() {
+    let max = 0.1;
+    let s = OneCycleLr::new(max, 20).unwrap();
+    let (initial, min) = (max / 25.0, max / 25.0 / 1e4);
+    assert!(close(s.lr_at(0.0, 0), initial));
+    // The rise ends at step 0.3 · 20 − 1 = 5, the fall at step 19.
+    assert!(close(s.lr_at(0.0, 5), max));
+    assert!(close(s.lr_at(0.0, 19), min));
+    assert!(close(s.lr_at(0.0, 12), (max + min) / 2.0), "half-way down");
+    let rise = s.lr_at(0.0, 2) - initial;
+    assert!(close(
+        rise,
+        (max - initial) * (1.0 - (PI * 0.4).cos()) / 2.0
+    ));
+    let lrs: Vec<f64> = (0..20).map(|t| s.lr_at(123.0, t)).collect();
+    assert!(lrs[..6].windows(2).all(|w| w[0] < w[1]) && lrs[5..].windows(2).all(|w| w[0] > w[1]));
+
+    let three = OneCycleLr {
+        three_phase: true,
+        anneal: Anneal::Linear,
+        ..s
+    }
+    .validated()
+    .unwrap();
+    assert!(close(three.lr_at(0.0, 5), max));
+    assert!(
+        close(three.lr_at(0.0, 10), initial),
+        "back to the initial lr at 2 · 0.3 · 20 − 2"
+    );
+    // Linear annealing computes (end − start) · 1 + start: exact to an ulp of start.
+    assert!((three.lr_at(0.0, 19) - min).abs() < 1e-17);
+    assert!(close(three.lr_at(0.0, 7), max - (max - initial) * 0.4));
+}
+
+#[test]
+fn scheduler_drives_every_optimizer_through_set_lr() {
+    let p = || vec![vector::<f64>(&[1.0, -1.0])];
+    let opts: Vec<Box<dyn Optimizer<f64>>> = vec![
+        Box::new(
+            Sgd::new(
+                p(),
+                SgdConfig {
+                    lr: 0.2,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        ),
+        Box::new(
+            Adagrad::new(
+                p(),
+                AdagradConfig {
+                    lr: 0.2,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        ),
+        Box::new(
+            RmsProp::new(
+                p(),
+                RmsPropConfig {
+                    lr: 0.2,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        ),
+        Box::new(
+            Adam::new(
+                p(),
+                AdamConfig {
+                    lr: 0.2,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        ),
+        Box::new(
+            AdamW::new(
+                p(),
+                AdamWConfig {
+                    lr: 0.2,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        ),
+    ];
+    for mut opt in opts {
+        let schedule = CosineAnnealingLr::new(4, 0.0).unwrap();
+        let mut sched = Scheduler::new(schedule, opt.as_mut()).unwrap();
+        for t in 1..=4 {
+            opt.step().unwrap();
+            sched.step(opt.as_mut()).unwrap();
+            let want = 0.2 * (1.0 + (PI * t as f64 / 4.0).cos()) / 2.0;
+            assert!((opt.lr() - want).abs() < 1e-16, "{} at {t}", opt.name());
+        }
+        assert_eq!(sched.steps_taken(), 4);
+    }
+}
+
+#[test]
+fn warmup_starts_below_the_base_lr_at_construction() {
+    let mut opt = Sgd::new(
+        vec![vector::<f32>(&[0.0])],
+        SgdConfig {
+            lr: 0.3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let sched = Scheduler::new(LinearLr::default(), &mut opt).unwrap();
+    assert!(close(opt.lr(), 0.1));
+    assert_eq!(sched.base_lrs(), &[0.3]);
+}
+
+fn with_grads(grads: &[&[f64]]) -> Vec<Var<f64>> {
+    grads
+        .iter()
+        .map(|g| {
+            let p = vector(&vec![0.0; g.len()]);
+            set_grad(&p, g);
+            p
+        })
+        .collect()
+}
+
+fn grads(params: &[Var<f64>]) -> Vec<Vec<f64>> {
+    params
+        .iter()
+        .map(|p| p.grad().map_or(vec![], |g| g.data().to_vec()))
+        .collect()
+}
+
+#[test]
+fn clip_grad_norm_scales_all_gradients_by_one_coefficient() {
+    let params = with_grads(&[&[3.0, 0.0], &[0.0, 4.0, 12.0]]);
+    let total = clip_grad_norm(&params, 6.5, 2.0, true).unwrap();
+    assert!(close(total, 13.0));
+    let coef = 6.5 / (total + 1e-6);
+    let got = grads(&params);
+    assert_eq!(got[0], [3.0 * coef, 0.0]);
+    assert_eq!(got[1], [0.0, 4.0 * coef, 12.0 * coef]);
+}
+
+#[test]
+fn clip_grad_norm_below_the_limit_changes_nothing() {
+    let params = with_grads(&[&[0.3, -0.4]]);
+    let total = clip_grad_norm(&params, 1.0, 2.0, true).unwrap();
+    assert!(close(total, 0.5));
+    assert_eq!(grads(&params)[0], [0.3, -0.4]);
+}
+
+#[test]
+fn clip_grad_norm_other_orders_and_absent_gradients() {
+    let params = with_grads(&[&[1.0, -2.0], &[-5.0]]);
+    let absent = vector(&[7.0]);
+    let all = [params.clone(), vec![absent.clone()]].concat();
+    assert_eq!(
+        clip_grad_norm(&all, 100.0, f64::INFINITY, true).unwrap(),
+        5.0
+    );
+    assert_eq!(clip_grad_norm(&all, 100.0, 1.0, true).unwrap(), 8.0);
+    let cubed = (1.0f64 + 8.0 + 125.0).powf(1.0 / 3.0);
+    assert!(close(
+        clip_grad_norm(&all, 100.0, 3.0, true).unwrap(),
+        cubed
+    ));
+    assert!(absent.grad().is_none(), "an absent gradient stays absent");
+    let total = clip_grad_norm(&all, 1.0, f64::INFINITY, true).unwrap();
+    assert_eq!(total, 5.0);
+    let coef = 1.0 / (5.0 + 1e-6);
+    assert_eq!(grads(&params), [vec![coef, -2.0 * coef], vec![-5.0 * coef]]);
+    assert_eq!(values(&absent), [7.0]);
+}
+
+#[test]
+fn nonfinite_norm_is_an_error_only_when_asked() {
+    let params = with_grads(&[&[1.0, f64::NAN]]);
+    let err = clip_grad_norm(&params, 1.0, 2.0, true).unwrap_err();
+    assert!(matches!(err, OptimError::NonFiniteNorm { .. }));
+    assert_eq!(
+        err.to_string(),
+        "clip_grad_norm: the total norm of order 2 of the gradients is NaN; pass error_if_nonfinite = false to clip anyway"
+    );
+    assert_eq!(grads(&params)[0][0], 1.0, "refused: gradients unchanged");
+    let total = clip_grad_norm(&params, 1.0, 2.0, false).unwrap();
+    assert!(total.is_nan() && grads(&params)[0][0].is_nan());
+    let inf = with_grads(&[&[f64::INFINITY, 1.0]]);
+    assert!(clip_grad_norm(&inf, 1.0, f64::INFINITY, true).is_err());
+}
+
+#[test]
+fn clip_grad_norm_in_f32_returns_f32() {
+    let p = vector::<f32>(&[0.0, 0.0]);
+    set_grad(&p, &[6.0, 8.0]);
+    let total: f32 = clip_grad_norm(std::slice::from_ref(&p), 5.0, 2.0, false).unwrap();
+    assert_eq!(total, 10.0);
+    let g = p.grad().unwrap();
+    assert!((g.data()[0] - 3.0).abs() < 1e-5 && (g.data()[1] - 4.0).abs() < 1e-5);
+}
+
+#[test]
+fn clip_grad_value_clamps_each_element() {
+    let params = with_grads(&[&[-3.0, 0.25, 2.0], &[0.5, -0.75]]);
+    clip_grad_value(&params, 0.5).unwrap();
+    assert_eq!(grads(&params), [vec![-0.5, 0.25, 0.5], vec![0.5, -0.5]]);
+}
