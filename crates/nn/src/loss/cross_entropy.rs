@@ -53,12 +53,12 @@ impl<T: Float> Default for CrossEntropyOptions<T> {
 /// use tapegrad_nn::cross_entropy;
 /// use tapegrad_tape::{Tensor, Var};
 /// let z = Var::parameter(Tensor::from_vec(vec![0.0f64, 0.0, 1000.0, 0.0], &[2, 2]).unwrap());
-/// let loss = cross_entropy(&z, &[0, 0]).unwrap();
-/// // row 0: log 2; row 1: −log p = 1000 (no overflow)
+/// let loss = cross_entropy(&z, &[0, 1]).unwrap();
+/// // row 0: log 2; row 1: −log p[1, 1] = 1000 (no overflow)
 /// assert!((loss.item().unwrap() - (2f64.ln() + 1000.0) / 2.0).abs() < 1e-12);
 /// loss.backward().unwrap();
 /// // ∂ξ/∂z = (softmax(z) − onehot(y)) / N
-/// assert_eq!(z.grad().unwrap().data(), &[-0.25, 0.25, -0.5, 0.5]);
+/// assert_eq!(z.grad().unwrap().data(), &[-0.25, 0.25, 0.5, -0.5]);
 /// ```
 pub fn cross_entropy<T: Float>(logits: &Var<T>, targets: &[usize]) -> Result<Var<T>> {
     cross_entropy_with(logits, targets, &CrossEntropyOptions::default())
