@@ -53,7 +53,7 @@ impl<T: Float> Conv2d<T> {
         }
     }
 
-    /// A layer over given vars; W must be [out, in, kh, kw] and b [out].
+    /// A layer over given vars; W must be [out, in, kh, kw] and b `[out]`.
     ///
     /// ```
     /// use tapegrad_nn::Conv2d;
@@ -111,7 +111,7 @@ impl<T: Float> Conv2d<T> {
         &self.weight
     }
 
-    /// b, of shape [out], if the layer has one.
+    /// b, of shape `[out]`, if the layer has one.
     pub fn bias(&self) -> Option<&Var<T>> {
         self.bias.as_ref()
     }

@@ -18,7 +18,7 @@ use crate::error::{NnError, Result};
 pub struct CrossEntropyOptions<T: Float> {
     /// How the per-sample losses are combined (default: the weighted mean).
     pub reduction: Reduction,
-    /// A weight per class, shape [K] (default: all 1).
+    /// A weight per class, shape `[K]` (default: all 1).
     pub weight: Option<Tensor<T>>,
     /// ε ∈ [0, 1]: the target becomes (1 − ε) one-hot + ε/K uniform (default 0).
     pub label_smoothing: T,
@@ -38,7 +38,7 @@ impl<T: Float> Default for CrossEntropyOptions<T> {
     }
 }
 
-/// Mean cross-entropy of logits [N, K] against class indices [N], as
+/// Mean cross-entropy of logits [N, K] against class indices `[N]`, as
 /// `torch.nn.functional.cross_entropy(logits, targets)`:
 ///
 /// ```text
@@ -72,7 +72,7 @@ pub fn cross_entropy<T: Float>(logits: &Var<T>, targets: &[usize]) -> Result<Var
 /// ```
 ///
 /// (w = 1 without weights); an ignored sample has ℓ_n = 0. `Sum` gives Σ ℓ_n,
-/// `None` the vector ℓ, and `Mean` Σ ℓ_n / Σ_{n not ignored} w[y_n], PyTorch's
+/// `None` the vector ℓ, and `Mean` Σ ℓ_n / Σ_{n not ignored} `w[y_n]`, PyTorch's
 /// weighted mean (the smoothing term is divided by the same sum, as PyTorch
 /// does). Writing ℓ_n = −Σ_c a[n, c] log p[n, c], the gradient is
 ///
