@@ -16,9 +16,12 @@
 
 use smallvec::smallvec;
 
+use super::elementwise::single;
 use super::{Ctx, Grads};
 use crate::error::Result;
 use crate::float::Float;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
 use crate::var::Var;
 
 /// (rows, columns) of the last two axes of a rank-4 shape, (0, 0) otherwise
@@ -28,6 +31,24 @@ fn spatial(shape: &[usize]) -> (usize, usize) {
         [_, _, h, w] => (*h, *w),
         _ => (0, 0),
     }
+}
+
+/// Σ of g `[N, O, Ho, Wo]` over the batch and spatial axes, `[O]`: the bias
+/// gradient. Fused (rather than `sum_axes`) because it runs on every backward
+/// pass over the largest tensors of a network, as contiguous sums per plane.
+/// ∂g = the incoming `[O]` gradient broadcast back over the summed axes.
+fn bias_grad<T: Float>(g: &Var<T>) -> Result<Var<T>> {
+    let value = g.with_value(Tensor::sum_channels)?;
+    let shape: Shape = g.shape().into();
+    let kept = [1, shape[1], 1, 1];
+    Ok(Var::from_op(
+        "conv2d_bias_grad",
+        value,
+        &[g],
+        move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            single(c.grad.reshape(&kept)?.broadcast_to(&shape)?)
+        },
+    ))
 }
 
 impl<T: Float> Var<T> {
@@ -87,7 +108,7 @@ impl<T: Float> Var<T> {
             let mut grads: Grads<T> = smallvec![gx, gw];
             if c.inputs.len() == 3 {
                 let gb = if c.needs(2) {
-                    Some(g.sum_axes(&[0, 2, 3], false)?)
+                    Some(bias_grad(g)?)
                 } else {
                     None
                 };

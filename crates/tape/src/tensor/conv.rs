@@ -1,5 +1,5 @@
-//! Tensor-level convolution and pooling kernels on NCHW images: im2col and its
-//! adjoint col2im around one GEMM per image, and the pooling loops.
+//! Tensor-level convolution kernels on NCHW images: im2col and its adjoint
+//! col2im around one GEMM per image; the pooling loops are in `pool`.
 //!
 //! Notation: input `[N, C, H, W]`, weight `[O, C, kh, kw]`, output
 //! `[N, O, Ho, Wo]`, `K = C·kh·kw` (rows of an image's column matrix) and
@@ -7,6 +7,8 @@
 //! partial derivatives of the trilinear form `⟨g, conv(x, w)⟩`:
 //! `conv(x, w) = W·cols(x)`, `input_grad(g, w) = col2im(Wᵀ·g)` and
 //! `weight_grad(x, g) = Σₙ gₙ·cols(xₙ)ᵀ`.
+
+mod pool;
 
 use rayon::prelude::*;
 
@@ -226,8 +228,15 @@ fn col2im<T: Float>(geo: &Geometry, cols: &[T], x: &mut [T]) {
             }
             let dst = &mut plane[ih * geo.w..][..geo.w];
             let start = lo * geo.sw + j - geo.pw;
-            for (k, &v) in line[lo..hi].iter().enumerate() {
-                dst[start + k * geo.sw] += v;
+            if geo.sw == 1 {
+                // Contiguous: the compiler vectorizes this form.
+                let dst = &mut dst[start..start + hi - lo];
+                dst.iter_mut()
+                    .zip(&line[lo..hi])
+                    .for_each(|(d, &v)| *d += v);
+            } else {
+                let targets = dst[start..].iter_mut().step_by(geo.sw);
+                targets.zip(&line[lo..hi]).for_each(|(d, &v)| *d += v);
             }
         }
     }
@@ -415,279 +424,33 @@ impl<T: Float> Tensor<T> {
     }
 }
 
-/// Checks a pooling of an `x_shape` input: rank 4, and as PyTorch, padding at
-/// most half the kernel (so every window holds at least one input element).
-fn pool_geometry(
-    op: &'static str,
-    x_shape: &[usize],
-    kernel: (usize, usize),
-    stride: (usize, usize),
-    padding: (usize, usize),
-) -> Result<Geometry> {
-    require_rank4(op, "input", x_shape)?;
-    for (k, p) in [(kernel.0, padding.0), (kernel.1, padding.1)] {
-        if p > k / 2 {
-            return Err(invalid(
-                op,
-                "padding",
-                format!("{padding:?}"),
-                format!("must be at most half the kernel {kernel:?}"),
-            ));
+/// Σ of a slice with eight running sums, which the compiler keeps in one
+/// vector register (a single running sum is one dependent add per element).
+fn sum_lanes<T: Float>(xs: &[T]) -> T {
+    let mut lanes = [T::ZERO; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: T = chunks.remainder().iter().copied().sum();
+    for chunk in chunks {
+        for (l, &x) in lanes.iter_mut().zip(chunk) {
+            *l += x;
         }
     }
-    let ho = out_extent(op, x_shape[2], kernel.0, stride.0, padding.0)?;
-    let wo = out_extent(op, x_shape[3], kernel.1, stride.1, padding.1)?;
-    Ok(Geometry {
-        n: x_shape[0],
-        c: x_shape[1],
-        h: x_shape[2],
-        w: x_shape[3],
-        o: x_shape[1],
-        kh: kernel.0,
-        kw: kernel.1,
-        sh: stride.0,
-        sw: stride.1,
-        ph: padding.0,
-        pw: padding.1,
-        ho,
-        wo,
-    })
-}
-
-/// The input rows (or columns) `lo..hi` under window `pos`, padding excluded.
-#[inline]
-fn window(pos: usize, stride: usize, pad: usize, kernel: usize, len: usize) -> (usize, usize) {
-    let start = pos * stride;
-    (start.saturating_sub(pad), (start + kernel - pad).min(len))
-}
-
-/// For each kernel column `j` that meets the input: the output columns
-/// `lo..hi` it reaches and the input column under `lo` (the next ones follow
-/// every `sw` columns). Pooling loops run along an output row with these, so
-/// that the innermost loop is long and free of branches.
-fn column_taps(geo: &Geometry) -> Vec<(usize, usize, usize)> {
-    (0..geo.kw)
-        .map(|j| {
-            let (lo, hi) = valid_range(geo.wo, geo.sw, j, geo.pw, geo.w);
-            (lo, hi, (lo * geo.sw + j).wrapping_sub(geo.pw))
-        })
-        .filter(|(lo, hi, _)| lo < hi)
-        .collect()
-}
-
-/// Max pooling of one `H·W` plane: values and positions of the first maximum
-/// of each window (`cols` holds each output column's input columns). With
-/// `NAN`, a NaN wins and only a later NaN replaces it (as PyTorch); without,
-/// the plane holds no NaN and the loop skips that bookkeeping.
-fn max_pool_plane<T: Float, const NAN: bool>(
-    geo: &Geometry,
-    cols: &[(usize, usize)],
-    src: &[T],
-    vals: &mut [T],
-    idx: &mut [usize],
-) {
-    for oh in 0..geo.ho {
-        let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
-        let lines = vals[oh * geo.wo..][..geo.wo]
-            .iter_mut()
-            .zip(&mut idx[oh * geo.wo..]);
-        for ((val, i), &(c0, c1)) in lines.zip(cols) {
-            let (mut m, mut at, mut nan_seen) = (T::NEG_INFINITY, r0 * geo.w + c0, false);
-            for r in r0..r1 {
-                for (c, &v) in src[r * geo.w..][c0..c1].iter().enumerate() {
-                    // Strictly greater: the first maximum in scan order wins.
-                    // `m` is a plain `maxss`, the index a conditional move: no
-                    // branch for random data to mispredict.
-                    let take = if NAN {
-                        ((v > m) & !nan_seen) | v.is_nan()
-                    } else {
-                        v > m
-                    };
-                    if NAN {
-                        nan_seen |= v.is_nan();
-                    }
-                    at = if take { r * geo.w + c0 + c } else { at };
-                    m = if v > m { v } else { m };
-                }
-            }
-            *val = src[at];
-            *i = at;
-        }
-    }
-}
-
-/// Runs `f(plane, chunk)` on each `plane_len` chunk of `out` (one per image and
-/// channel), on the rayon pool when the tensors are large.
-fn for_planes<T: Float>(
-    out: &mut [T],
-    plane_len: usize,
-    work: usize,
-    f: impl Fn(usize, &mut [T]) + Sync,
-) {
-    if plane_len == 0 {
-        return;
-    }
-    if work < super::PAR_THRESHOLD || rayon::current_num_threads() < 2 {
-        out.chunks_exact_mut(plane_len)
-            .enumerate()
-            .for_each(|(q, c)| f(q, c));
-    } else {
-        out.par_chunks_mut(plane_len)
-            .with_min_len((4096 / plane_len).max(1))
-            .enumerate()
-            .for_each(|(q, c)| f(q, c));
-    }
+    lanes.iter().copied().sum::<T>() + tail
 }
 
 impl<T: Float> Tensor<T> {
-    /// Max pooling of `[N, C, H, W]` (padding counts as −∞), with the position
-    /// of each maximum within its `H·W` plane: the first maximum in row-major
-    /// scan order, or the last NaN, as PyTorch.
-    pub(crate) fn max_pool2d_indices(
-        &self,
-        kernel: (usize, usize),
-        stride: (usize, usize),
-        padding: (usize, usize),
-    ) -> Result<(Tensor<T>, Vec<usize>)> {
-        let geo = pool_geometry("max_pool2d", self.shape(), kernel, stride, padding)?;
-        let (plane, p) = (geo.h * geo.w, geo.p());
-        let x = self.data();
-        let mut best = vec![T::ZERO; geo.n * geo.out_len()];
-        let mut index = vec![0usize; best.len()];
-        let work = self.numel() + best.len();
-        let cols: Vec<(usize, usize)> = (0..geo.wo)
-            .map(|ow| window(ow, geo.sw, geo.pw, geo.kw, geo.w))
-            .collect();
-        let scan = |q: usize, vals: &mut [T], idx: &mut [usize]| {
-            let src = &x[q * plane..][..plane];
-            // A fold without early exit, so that it vectorizes.
-            if src.iter().fold(false, |nan, v| nan | v.is_nan()) {
-                max_pool_plane::<T, true>(&geo, &cols, src, vals, idx);
-            } else {
-                max_pool_plane::<T, false>(&geo, &cols, src, vals, idx);
+    /// Σ over the batch and spatial axes of `[N, C, H, W]`, giving `[C]`: the
+    /// gradient of a per-channel bias.
+    pub(crate) fn sum_channels(&self) -> Result<Tensor<T>> {
+        require_rank4("conv2d_bias_grad", "grad_output", self.shape())?;
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let plane = self.shape()[2] * self.shape()[3];
+        let mut out = vec![T::ZERO; c];
+        if plane > 0 {
+            for (k, chunk) in self.data().chunks_exact(plane).enumerate().take(n * c) {
+                out[k % c] += sum_lanes(chunk);
             }
-        };
-        if work < super::PAR_THRESHOLD || rayon::current_num_threads() < 2 {
-            best.chunks_exact_mut(p)
-                .zip(index.chunks_exact_mut(p))
-                .enumerate()
-                .for_each(|(q, (v, i))| scan(q, v, i));
-        } else {
-            best.par_chunks_mut(p)
-                .zip(index.par_chunks_mut(p))
-                .with_min_len((4096 / p).max(1))
-                .enumerate()
-                .for_each(|(q, (v, i))| scan(q, v, i));
         }
-        let out = Tensor::from_vec(best, &[geo.n, geo.c, geo.ho, geo.wo])?;
-        Ok((out, index))
-    }
-
-    /// `out[q, j] = self[q, index[q, j]]` for each `[N, C]` plane `q`: reads
-    /// the pooled positions out of an input-shaped tensor (`out_shape` is the
-    /// pooled shape).
-    pub(crate) fn gather_planes(&self, index: &[usize], out_shape: &[usize]) -> Tensor<T> {
-        let planes = out_shape[0] * out_shape[1];
-        let (in_plane, out_plane) = (self.numel() / planes.max(1), index.len() / planes.max(1));
-        let x = self.data();
-        let mut out = vec![T::ZERO; index.len()];
-        for_planes(&mut out, out_plane, index.len(), |q, o| {
-            let src = &x[q * in_plane..][..in_plane];
-            for (v, &i) in o.iter_mut().zip(&index[q * out_plane..]) {
-                *v = src[i];
-            }
-        });
-        Tensor::from_parts(out, out_shape.into())
-    }
-
-    /// The adjoint of [`Tensor::gather_planes`]: `out[q, index[q, j]] += self[q, j]`
-    /// into zeros of `in_shape` (overlapping windows add up).
-    pub(crate) fn scatter_planes(&self, index: &[usize], in_shape: &[usize]) -> Tensor<T> {
-        let planes = in_shape[0] * in_shape[1];
-        let in_plane = in_shape[2] * in_shape[3];
-        let out_plane = index.len() / planes.max(1);
-        let g = self.data();
-        let mut out = vec![T::ZERO; planes * in_plane];
-        for_planes(&mut out, in_plane, planes * in_plane, |q, o| {
-            let src = &g[q * out_plane..][..out_plane];
-            for (&v, &i) in src.iter().zip(&index[q * out_plane..]) {
-                o[i] += v;
-            }
-        });
-        Tensor::from_parts(out, in_shape.into())
-    }
-
-    /// Average pooling of `[N, C, H, W]`; padding counts as zeros and every
-    /// window divides by `kh·kw` (PyTorch's `count_include_pad=True`).
-    pub(crate) fn avg_pool2d(
-        &self,
-        kernel: (usize, usize),
-        stride: (usize, usize),
-        padding: (usize, usize),
-    ) -> Result<Tensor<T>> {
-        let geo = pool_geometry("avg_pool2d", self.shape(), kernel, stride, padding)?;
-        let plane = geo.h * geo.w;
-        let scale = T::ONE / T::from_usize(geo.kh * geo.kw);
-        let x = self.data();
-        let mut out = vec![T::ZERO; geo.n * geo.out_len()];
-        let taps = column_taps(&geo);
-        for_planes(&mut out, geo.p(), self.numel(), |q, o| {
-            let src = &x[q * plane..][..plane];
-            for (oh, line) in o.chunks_exact_mut(geo.wo).enumerate() {
-                let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
-                line.fill(T::ZERO);
-                for r in r0..r1 {
-                    let row = &src[r * geo.w..][..geo.w];
-                    for &(lo, hi, start) in &taps {
-                        let reads = row[start..].iter().step_by(geo.sw);
-                        line[lo..hi]
-                            .iter_mut()
-                            .zip(reads)
-                            .for_each(|(o, &v)| *o += v);
-                    }
-                }
-                line.iter_mut().for_each(|v| *v *= scale);
-            }
-        });
-        Tensor::from_vec(out, &[geo.n, geo.c, geo.ho, geo.wo])
-    }
-
-    /// The adjoint of [`Tensor::avg_pool2d`] for `self` = g `[N, C, Ho, Wo]` and
-    /// an input of spatial size `input_hw`: each g spreads `g/(kh·kw)` over its
-    /// window (padding dropped).
-    pub(crate) fn avg_pool2d_adjoint(
-        &self,
-        input_hw: (usize, usize),
-        kernel: (usize, usize),
-        stride: (usize, usize),
-        padding: (usize, usize),
-    ) -> Result<Tensor<T>> {
-        let op = "avg_pool2d_backward";
-        require_rank4(op, "grad_output", self.shape())?;
-        let gs = self.shape();
-        let x_shape = [gs[0], gs[1], input_hw.0, input_hw.1];
-        let geo = pool_geometry(op, &x_shape, kernel, stride, padding)?;
-        check_grad_shape(op, &geo, gs)?;
-        let (plane, p) = (geo.h * geo.w, geo.p());
-        let scale = T::ONE / T::from_usize(geo.kh * geo.kw);
-        let g = self.data();
-        let mut out = vec![T::ZERO; geo.n * geo.c * plane];
-        let taps = column_taps(&geo);
-        for_planes(&mut out, plane, geo.n * geo.c * plane, |q, dx| {
-            let src = &g[q * p..][..p];
-            for (oh, line) in src.chunks_exact(geo.wo).enumerate() {
-                let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
-                for r in r0..r1 {
-                    let row = &mut dx[r * geo.w..][..geo.w];
-                    for &(lo, hi, start) in &taps {
-                        let writes = row[start..].iter_mut().step_by(geo.sw);
-                        writes
-                            .zip(&line[lo..hi])
-                            .for_each(|(d, &v)| *d += v * scale);
-                    }
-                }
-            }
-        });
-        Tensor::from_vec(out, &x_shape)
+        Tensor::from_vec(out, &[c])
     }
 }
