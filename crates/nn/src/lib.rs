@@ -1,1 +1,55 @@
-//! Layers, losses and initialization on the tapegrad tape.
+//! # tapegrad-nn
+//!
+//! Layers, losses and initialization on the tapegrad tape, with PyTorch's
+//! layouts, defaults and parameter names, so that weights and numbers can be
+//! compared with it and exchanged in the safetensors format.
+//!
+//! - [`Module`]: `forward`, `named_parameters` (`"0.weight"`, `"fc1.bias"`),
+//!   `train`/`eval`.
+//! - Layers: [`Linear`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Relu`],
+//!   [`Sigmoid`], [`Tanh`], [`Flatten`], [`Dropout`], [`Sequential`].
+//! - Losses (the lecture's ξ): [`cross_entropy`] (fused with the log-softmax,
+//!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
+//!   [`mse_loss`], and the regularization term [`l2_regularization`].
+//! - [`init`]: PyTorch's default, Xavier and Kaiming initializations.
+//! - [`save_safetensors`] / [`load_safetensors`].
+//!
+//! ```
+//! use rand::{SeedableRng, rngs::StdRng};
+//! use tapegrad_nn::{cross_entropy, Linear, Module, Relu, Sequential};
+//! use tapegrad_tape::{Tensor, Var};
+//!
+//! let mut rng = StdRng::seed_from_u64(0);
+//! let model = Sequential::new()
+//!     .push(Linear::new(4, 16, &mut rng))
+//!     .push(Relu)
+//!     .push(Linear::new(16, 3, &mut rng));
+//! let x = Var::constant(Tensor::<f32>::rand_normal(&[8, 4], 0.0, 1.0, &mut rng));
+//! let loss = cross_entropy(&model.forward(&x).unwrap(), &[0, 1, 2, 0, 1, 2, 0, 1]).unwrap();
+//! loss.backward().unwrap();
+//! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
+//! ```
+
+mod activation;
+mod conv;
+mod dropout;
+mod error;
+pub mod init;
+mod linear;
+mod loss;
+mod module;
+mod sequential;
+mod weights;
+
+pub use activation::{Flatten, Relu, Sigmoid, Tanh};
+pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
+pub use dropout::Dropout;
+pub use error::{LoadProblem, NnError, Result};
+pub use linear::Linear;
+pub use loss::{
+    CrossEntropyOptions, NllLossOptions, Reduction, cross_entropy, cross_entropy_with,
+    l2_regularization, mse_loss, nll_loss,
+};
+pub use module::{IntoPair, Module};
+pub use sequential::Sequential;
+pub use weights::{load_safetensors, save_safetensors};

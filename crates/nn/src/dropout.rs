@@ -1,0 +1,113 @@
+//! Dropout, the one layer whose forward depends on the train/eval mode.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tapegrad_tape::{Float, Tensor, Var};
+
+use crate::error::{NnError, Result};
+use crate::module::Module;
+
+/// In training, zeroes each element with probability p and scales the others by
+/// 1/(1 − p), so the expected output equals the input; in evaluation, the
+/// identity (as `torch.nn.Dropout`):
+///
+/// ```text
+/// y = x ⊙ m / (1 − p),   m_i ~ Bernoulli(1 − p)   (training; y = 0 when p = 1)
+/// y = x                                           (evaluation)
+/// ```
+///
+/// The masks come from the layer's own generator, seeded at construction, so a
+/// run is reproduced by its seed whatever else draws random numbers. The gradient
+/// is g ⊙ m / (1 − p), with the same mask.
+///
+/// ```
+/// use tapegrad_nn::{Dropout, Module};
+/// use tapegrad_tape::{Tensor, Var};
+/// let drop = Dropout::new(0.5, 42).unwrap();
+/// let x = Var::constant(Tensor::<f64>::ones(&[1000]));
+/// let y = drop.forward(&x).unwrap().value();
+/// assert!(y.data().iter().all(|&v| v == 0.0 || v == 2.0));
+/// drop.eval();
+/// assert_eq!(drop.forward(&x).unwrap().value(), x.value());
+/// ```
+#[derive(Debug)]
+pub struct Dropout {
+    p: f64,
+    training: AtomicBool,
+    rng: Mutex<StdRng>,
+}
+
+impl Dropout {
+    /// A dropout layer with drop probability `p` ∈ [0, 1], in training mode,
+    /// drawing its masks from a generator seeded with `seed`.
+    pub fn new(p: f64, seed: u64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(NnError::InvalidArgument {
+                op: "Dropout",
+                name: "p",
+                value: p.to_string(),
+                reason: "a probability must lie in [0, 1]".into(),
+            });
+        }
+        Ok(Self {
+            p,
+            training: AtomicBool::new(true),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        })
+    }
+
+    /// The drop probability.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+
+    /// Switches to training mode (as [`Module::train`], without naming the
+    /// element type).
+    pub fn train(&self) {
+        self.training.store(true, Ordering::Relaxed);
+    }
+
+    /// Switches to evaluation mode (as [`Module::eval`], without naming the
+    /// element type).
+    pub fn eval(&self) {
+        self.training.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the layer is in training mode (it drops) or evaluation mode.
+    pub fn is_training(&self) -> bool {
+        self.training.load(Ordering::Relaxed)
+    }
+
+    /// A mask of 0 and 1/(1 − p) of the given shape.
+    fn mask<T: Float>(&self, shape: &[usize]) -> Tensor<T> {
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        let keep_scale = if self.p < 1.0 {
+            T::from_f64(1.0 / (1.0 - self.p))
+        } else {
+            T::ZERO
+        };
+        let mut mask = Tensor::zeros(shape);
+        for m in mask.data_mut() {
+            if rng.random::<f64>() >= self.p {
+                *m = keep_scale;
+            }
+        }
+        mask
+    }
+}
+
+impl<T: Float> Module<T> for Dropout {
+    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+        if !self.is_training() || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        Ok(x.mul(&Var::constant(self.mask(x.shape())))?)
+    }
+
+    fn set_own_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+}

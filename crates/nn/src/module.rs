@@ -1,0 +1,133 @@
+//! The `Module` trait: a forward function, its parameters under stable names,
+//! and a train/eval mode.
+
+use tapegrad_tape::{Float, Var};
+
+use crate::error::Result;
+
+/// A building block of a network: maps an input var to an output var and owns
+/// parameters.
+///
+/// A module declares what it holds with two visitors, and gets the rest for free:
+/// [`Module::visit_own_parameters`] lists the parameters it holds directly
+/// (`"weight"`, `"bias"`), [`Module::visit_children`] the sub-modules it is made
+/// of (`"fc1"`, or `"0"`, `"1"`, … in a [`crate::Sequential`]). Names are joined
+/// with dots (`"fc1.weight"`, `"0.bias"`), exactly as PyTorch's `state_dict`
+/// keys, so weights can be exchanged with it.
+///
+/// The train/eval mode is kept inside the layers that use it ([`crate::Dropout`])
+/// behind an atomic, so `train()` and `eval()` take `&self`: a model shared
+/// between threads or held as `Box<dyn Module<T>>` is switched without `&mut`.
+/// The trait is object safe, and `Send + Sync` so that a model can be shared.
+///
+/// ```
+/// use rand::{SeedableRng, rngs::StdRng};
+/// use tapegrad_nn::{Dropout, Linear, Module};
+/// use tapegrad_tape::{Tensor, Var};
+///
+/// /// y = fc2(dropout(tanh(fc1(x))))
+/// struct Mlp { fc1: Linear<f64>, drop: Dropout, fc2: Linear<f64> }
+///
+/// impl Module<f64> for Mlp {
+///     fn forward(&self, x: &Var<f64>) -> tapegrad_nn::Result<Var<f64>> {
+///         let h = self.fc1.forward(x)?.tanh();
+///         self.fc2.forward(&self.drop.forward(&h)?)
+///     }
+///     fn visit_children(&self, visit: &mut dyn FnMut(&str, &dyn Module<f64>)) {
+///         visit("fc1", &self.fc1);
+///         visit("drop", &self.drop);
+///         visit("fc2", &self.fc2);
+///     }
+/// }
+///
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mlp = Mlp {
+///     fc1: Linear::new(4, 8, &mut rng),
+///     drop: Dropout::new(0.5, 1).unwrap(),
+///     fc2: Linear::new(8, 2, &mut rng),
+/// };
+/// let names: Vec<String> = mlp.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+/// mlp.eval();
+/// assert!(!mlp.drop.is_training());
+/// let y = mlp.forward(&Var::constant(Tensor::zeros(&[3, 4]))).unwrap();
+/// assert_eq!(y.shape(), &[3, 2]);
+/// ```
+pub trait Module<T: Float>: Send + Sync {
+    /// Computes the output for the input `x`.
+    fn forward(&self, x: &Var<T>) -> Result<Var<T>>;
+
+    /// Calls `visit(name, parameter)` for each parameter held directly by this
+    /// module (not by its children), in a fixed order.
+    fn visit_own_parameters(&self, _visit: &mut dyn FnMut(&str, &Var<T>)) {}
+
+    /// Calls `visit(name, child)` for each sub-module, in a fixed order.
+    fn visit_children(&self, _visit: &mut dyn FnMut(&str, &dyn Module<T>)) {}
+
+    /// Switches the mode of this module alone; layers that behave differently in
+    /// training (dropout) override it.
+    fn set_own_training(&self, _training: bool) {}
+
+    /// Every parameter with its dotted name: own parameters first, then each
+    /// child's, prefixed with the child's name.
+    fn named_parameters(&self) -> Vec<(String, Var<T>)> {
+        let mut out = Vec::new();
+        self.visit_own_parameters(&mut |name, p| out.push((name.to_string(), p.clone())));
+        self.visit_children(&mut |child_name, child| {
+            for (name, p) in child.named_parameters() {
+                out.push((format!("{child_name}.{name}"), p));
+            }
+        });
+        out
+    }
+
+    /// Every parameter, in the order of [`Module::named_parameters`] (the order
+    /// an optimizer receives them in).
+    fn parameters(&self) -> Vec<Var<T>> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// Sets the mode of this module and, recursively, of all its children.
+    fn set_training(&self, training: bool) {
+        self.set_own_training(training);
+        self.visit_children(&mut |_, child| child.set_training(training));
+    }
+
+    /// Training mode (the mode modules start in): dropout drops.
+    fn train(&self) {
+        self.set_training(true);
+    }
+
+    /// Evaluation mode: dropout is the identity.
+    fn eval(&self) {
+        self.set_training(false);
+    }
+}
+
+/// A size given for both spatial axes at once (`3`) or per axis (`(3, 5)`), as
+/// PyTorch's `int or tuple` arguments.
+///
+/// ```
+/// use tapegrad_nn::IntoPair;
+/// assert_eq!(3.into_pair(), (3, 3));
+/// assert_eq!((2, 4).into_pair(), (2, 4));
+/// ```
+pub trait IntoPair {
+    /// The (height, width) pair.
+    fn into_pair(self) -> (usize, usize);
+}
+
+impl IntoPair for usize {
+    fn into_pair(self) -> (usize, usize) {
+        (self, self)
+    }
+}
+
+impl IntoPair for (usize, usize) {
+    fn into_pair(self) -> (usize, usize) {
+        self
+    }
+}

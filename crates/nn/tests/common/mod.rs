@@ -1,0 +1,95 @@
+//! Helpers shared by the nn tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use rand::{SeedableRng, rngs::StdRng};
+use tapegrad_nn::NnError;
+use tapegrad_tape::{GradcheckOptions, TapeError, Tensor, Var, gradcheck, gradgradcheck};
+
+/// The path of a file in /work/shared/fixtures, seen from this crate.
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/"
+    ))
+    .join(name)
+}
+
+/// The parsed JSON fixture, or `None` (after printing why) when it is absent.
+pub fn load_fixture(name: &str) -> Option<serde_json::Value> {
+    let path = fixture_path(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
+        Err(_) => {
+            println!("skipped: {} not found", path.display());
+            None
+        }
+    }
+}
+
+/// A JSON array of numbers as f64s.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}
+
+/// A JSON array of integers as usizes.
+pub fn usizes(v: &serde_json::Value) -> Vec<usize> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| x.as_u64().expect("an integer") as usize)
+        .collect()
+}
+
+/// A fixture tensor given as {"shape": [...], "value": [...]}.
+pub fn fixture_tensor(v: &serde_json::Value) -> Tensor<f64> {
+    Tensor::from_vec(floats(&v["value"]), &usizes(&v["shape"])).expect("shape fits data")
+}
+
+/// Asserts |a − b| ≤ rtol · max(|b|, tiny) elementwise, naming the first failure.
+pub fn assert_rel_close(what: &str, actual: &[f64], expected: &[f64], rtol: f64) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let tol = rtol * e.abs().max(1e-300);
+        assert!(
+            (a - e).abs() <= tol,
+            "{what}[{i}]: got {a:e}, expected {e:e} (rel. error {:e})",
+            (a - e).abs() / e.abs()
+        );
+    }
+}
+
+/// A seeded random normal tensor.
+pub fn randn(shape: &[usize], seed: u64) -> Tensor<f64> {
+    Tensor::rand_normal(shape, 0.0, 1.0, &mut StdRng::seed_from_u64(seed))
+}
+
+/// Converts an nn error back to the tape error gradcheck expects; any other
+/// variant is a test failure.
+pub fn tape(e: NnError) -> TapeError {
+    match e {
+        NnError::Tape(e) => e,
+        other => panic!("unexpected nn error: {other}"),
+    }
+}
+
+/// gradcheck and gradgradcheck with PyTorch's tolerances, panicking with the report.
+pub fn check_both(
+    what: &str,
+    f: impl Fn(&[Var<f64>]) -> Result<Var<f64>, NnError>,
+    inputs: &[Tensor<f64>],
+) {
+    let opts = GradcheckOptions::default();
+    let g = |v: &[Var<f64>]| f(v).map_err(tape);
+    if let Err(e) = gradcheck(g, inputs, opts) {
+        panic!("{what}, first order: {e}");
+    }
+    if let Err(e) = gradgradcheck(g, inputs, opts) {
+        panic!("{what}, second order: {e}");
+    }
+}
