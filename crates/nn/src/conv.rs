@@ -70,15 +70,15 @@ impl<T: Float> Conv2d<T> {
                 reason: "must be [out_channels, in_channels, kh, kw]".into(),
             });
         }
-        if let Some(b) = &bias {
-            if b.shape() != [weight.shape()[0]] {
-                return Err(TapeError::ShapeMismatch {
-                    op: "Conv2d (weight, bias)",
-                    lhs: weight.shape().into(),
-                    rhs: b.shape().into(),
-                }
-                .into());
+        if let Some(b) = &bias
+            && b.shape() != [weight.shape()[0]]
+        {
+            return Err(TapeError::ShapeMismatch {
+                op: "Conv2d (weight, bias)",
+                lhs: weight.shape().into(),
+                rhs: b.shape().into(),
             }
+            .into());
         }
         Ok(Self {
             weight,

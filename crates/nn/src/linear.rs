@@ -73,15 +73,15 @@ impl<T: Float> Linear<T> {
                 reason: "must be [out_features, in_features]".into(),
             });
         }
-        if let Some(b) = &bias {
-            if b.shape() != [weight.shape()[0]] {
-                return Err(TapeError::ShapeMismatch {
-                    op: "Linear (weight, bias)",
-                    lhs: weight.shape().into(),
-                    rhs: b.shape().into(),
-                }
-                .into());
+        if let Some(b) = &bias
+            && b.shape() != [weight.shape()[0]]
+        {
+            return Err(TapeError::ShapeMismatch {
+                op: "Linear (weight, bias)",
+                lhs: weight.shape().into(),
+                rhs: b.shape().into(),
             }
+            .into());
         }
         Ok(Self { weight, bias })
     }
