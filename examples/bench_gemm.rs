@@ -1,9 +1,11 @@
 //! GEMM throughput of tapegrad's kernel (`tensor::gemm::matmul_into`, the
 //! `gemm` crate) against `matrixmultiply` with its `threading` feature, in f32
-//! and f64, output preallocated. Prints the median over timed runs after a
-//! warm-up, as GFLOP/s = 2·m·n·k / time.
+//! and f64, output preallocated. The kernels run in alternation (one call of
+//! each per round, after a warm-up), so that both see the same machine load;
+//! each line gives the median and the best round as GFLOP/s = 2·m·n·k / time.
 //!
 //! Run: `RAYON_NUM_THREADS=2 MATMUL_NUM_THREADS=2 cargo run --release --example bench_gemm`
+//!
 //! Optional arguments: `m k n` times one more size; `threshold` instead times
 //! the `gemm` crate on one thread against two over a range of small sizes, to
 //! place `PARALLEL_FLOPS`.
@@ -14,48 +16,36 @@ use std::time::{Duration, Instant};
 use tapegrad::tape::Float;
 use tapegrad::tape::tensor::gemm::{Layout, matmul_into};
 
-/// Untimed calls before measuring (thread pools, packing buffers, caches).
+/// Untimed rounds before measuring (thread pools, packing buffers, caches).
 const WARM_UP: usize = 3;
-/// Timed calls: at least this many, and more until `MIN_TIME` has passed.
-const MIN_RUNS: usize = 15;
+/// Timed rounds: at least this many, and more until `MIN_TIME` has passed.
+const MIN_ROUNDS: usize = 15;
 const MIN_TIME: Duration = Duration::from_millis(1500);
 
-/// Median and best wall time of `f`, in seconds. The best run shows what the
-/// kernel does when no other process takes a core.
-fn timed(mut f: impl FnMut()) -> (f64, f64) {
+/// A call to time.
+type Call<'a> = Box<dyn FnMut() + 'a>;
+
+/// Times the calls in alternation; returns (median, best) seconds of each.
+fn compare(calls: &mut [Call<'_>]) -> Vec<(f64, f64)> {
     for _ in 0..WARM_UP {
-        f();
+        calls.iter_mut().for_each(|f| f());
     }
-    let mut times = Vec::new();
+    let mut times = vec![Vec::new(); calls.len()];
     let start = Instant::now();
-    while times.len() < MIN_RUNS || start.elapsed() < MIN_TIME {
-        let t = Instant::now();
-        f();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times[0])
-}
-
-/// Median wall time of `f`, in seconds.
-fn median_seconds(f: impl FnMut()) -> f64 {
-    timed(f).0
-}
-
-/// Which GEMM runs `c = a · b` (all row-major).
-#[derive(Clone, Copy)]
-enum Kernel {
-    Tapegrad,
-    MatrixMultiply,
-}
-
-impl Kernel {
-    fn name(self) -> &'static str {
-        match self {
-            Kernel::Tapegrad => "tapegrad (gemm crate)",
-            Kernel::MatrixMultiply => "matrixmultiply",
+    while times[0].len() < MIN_ROUNDS || start.elapsed() < MIN_TIME {
+        for (f, t) in calls.iter_mut().zip(&mut times) {
+            let begin = Instant::now();
+            f();
+            t.push(begin.elapsed().as_secs_f64());
         }
     }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            (t[t.len() / 2], t[0])
+        })
+        .collect()
 }
 
 /// The element types both kernels take.
@@ -69,26 +59,11 @@ impl Element for f32 {
     const LABEL: &'static str = "f32";
     fn matrixmultiply(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
         assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-        // SAFETY: the slices hold the row-major m×k, k×n and m×n matrices the
+        let (a_rs, b_rs, c_rs) = (k as isize, n as isize, n as isize);
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        // SAFETY: the buffers hold the row-major m×k, k×n and m×n matrices the
         // strides describe (checked above), and `c` aliases neither input.
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                k as isize,
-                1,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-            );
-        }
+        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, a_rs, 1, b, b_rs, 1, 0.0, c, c_rs, 1) }
     }
 }
 
@@ -96,25 +71,10 @@ impl Element for f64 {
     const LABEL: &'static str = "f64";
     fn matrixmultiply(m: usize, k: usize, n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
         assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+        let (a_rs, b_rs, c_rs) = (k as isize, n as isize, n as isize);
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         // SAFETY: as for f32.
-        unsafe {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                k as isize,
-                1,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-            );
-        }
+        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, a_rs, 1, b, b_rs, 1, 0.0, c, c_rs, 1) }
     }
 }
 
@@ -125,14 +85,18 @@ fn filled<T: Float>(len: usize, seed: usize) -> Vec<T> {
         .collect()
 }
 
-/// Times one kernel at one size; returns GFLOP/s of the median and the best
-/// run, and the result (to compare kernels).
-fn measure<T: Element>(kernel: Kernel, (m, k, n): (usize, usize, usize)) -> ((f64, f64), Vec<T>) {
+fn gflops((m, k, n): (usize, usize, usize), seconds: f64) -> f64 {
+    2.0 * (m * n * k) as f64 / seconds / 1e9
+}
+
+/// tapegrad's kernel against matrixmultiply at one size; checks they agree.
+fn bench<T: Element>(size: (usize, usize, usize)) {
+    let (m, k, n) = size;
     let (a, b) = (filled::<T>(m * k, 1), filled::<T>(k * n, 2));
-    let mut c = vec![T::ZERO; m * n];
-    let (median, best) = timed(|| {
-        match kernel {
-            Kernel::Tapegrad => matmul_into(
+    let (mut ours, mut theirs) = (vec![T::ZERO; m * n], vec![T::ZERO; m * n]);
+    let timings = compare(&mut [
+        Box::new(|| {
+            matmul_into(
                 m,
                 k,
                 n,
@@ -140,73 +104,71 @@ fn measure<T: Element>(kernel: Kernel, (m, k, n): (usize, usize, usize)) -> ((f6
                 Layout::Normal,
                 &b,
                 Layout::Normal,
-                &mut c,
+                &mut ours,
                 false,
-            ),
-            Kernel::MatrixMultiply => T::matrixmultiply(m, k, n, &a, &b, &mut c),
-        }
-        black_box(&mut c);
-    });
-    let gflops = |seconds: f64| 2.0 * (m * n * k) as f64 / seconds / 1e9;
-    ((gflops(median), gflops(best)), c)
-}
-
-fn bench<T: Element>(size: (usize, usize, usize)) {
-    let (m, k, n) = size;
-    let mut results: Vec<Vec<T>> = Vec::new();
-    for kernel in [Kernel::Tapegrad, Kernel::MatrixMultiply] {
-        let ((median, best), c) = measure::<T>(kernel, size);
-        println!(
-            "{:<4} {m:>5}×{k:<5}×{n:<5} {:<24} median {median:>6.1}  best {best:>6.1} GFLOP/s",
-            T::LABEL,
-            kernel.name()
-        );
-        results.push(c);
-    }
-    let worst = results[0]
+            );
+            black_box(&mut ours);
+        }),
+        Box::new(|| {
+            T::matrixmultiply(m, k, n, &a, &b, &mut theirs);
+            black_box(&mut theirs);
+        }),
+    ]);
+    for (name, (median, best)) in ["tapegrad (gemm crate)", "matrixmultiply"]
         .iter()
-        .zip(&results[1])
+        .zip(timings)
+    {
+        println!(
+            "{:<4} {m:>5}×{k:<5}×{n:<5} {name:<22} median {:>6.1}  best {:>6.1} GFLOP/s",
+            T::LABEL,
+            gflops(size, median),
+            gflops(size, best)
+        );
+    }
+    let worst = ours
+        .iter()
+        .zip(&theirs)
         .map(|(x, y)| (x.to_f64() - y.to_f64()).abs())
         .fold(0.0, f64::max);
     assert!(worst <= 1e-3 * k as f64, "the kernels disagree by {worst}");
 }
 
-/// Median seconds of one `gemm` crate call with the given parallelism.
-fn gemm_crate_seconds<T: Float>(
-    size: (usize, usize, usize),
+/// A `gemm` crate call `c = a · b` (row-major) with the given parallelism.
+fn gemm_crate<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
     parallelism: gemm::Parallelism,
-) -> f64 {
-    let (m, k, n) = size;
-    let (a, b) = (filled::<T>(m * k, 1), filled::<T>(k * n, 2));
-    let mut c = vec![T::ZERO; m * n];
-    median_seconds(|| {
-        // SAFETY: row-major m×k, k×n and m×n buffers of exactly those sizes;
-        // `c` aliases neither input.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr(),
-                1,
-                k as isize,
-                b.as_ptr(),
-                1,
-                n as isize,
-                T::ZERO,
-                T::ONE,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
-        black_box(&mut c);
-    })
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let (dst, lhs, rhs) = (c.as_mut_ptr(), a.as_ptr(), b.as_ptr());
+    let (one, zero) = (T::ONE, T::ZERO);
+    // SAFETY: row-major m×k, k×n and m×n buffers (checked above); `c` aliases
+    // neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            false,
+            lhs,
+            1,
+            k as isize,
+            rhs,
+            1,
+            n as isize,
+            zero,
+            one,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
 }
 
 /// One thread against two for products around the threshold.
@@ -223,21 +185,32 @@ fn threshold<T: Element>() {
         (64, 784, 128),
         (128, 784, 256),
     ];
-    for (m, k, n) in sizes {
-        let one = gemm_crate_seconds::<T>((m, k, n), gemm::Parallelism::None);
-        let two = gemm_crate_seconds::<T>((m, k, n), gemm::Parallelism::Rayon(2));
-        let gflops = |s: f64| 2.0 * (m * n * k) as f64 / s / 1e9;
+    for size in sizes {
+        let (m, k, n) = size;
+        let (a, b) = (filled::<T>(m * k, 1), filled::<T>(k * n, 2));
+        let (mut c1, mut c2) = (vec![T::ZERO; m * n], vec![T::ZERO; m * n]);
+        let timings = compare(&mut [
+            Box::new(|| gemm_crate(size, &a, &b, &mut c1, gemm::Parallelism::None)),
+            Box::new(|| gemm_crate(size, &a, &b, &mut c2, gemm::Parallelism::Rayon(2))),
+        ]);
+        let [(median1, best1), (median2, best2)] = timings[..] else {
+            unreachable!("two calls were timed")
+        };
         println!(
-            "{:<4} {m:>4}×{k:<4}×{n:<4} m·k·n = {:>9}  1 thread {:>6.1}  2 threads {:>6.1} GFLOP/s",
+            "{:<4} {m:>4}×{k:<4}×{n:<4} m·k·n {:>9}  1 thread {:>6.1} (best {:>6.1})  2 threads {:>6.1} (best {:>6.1}) GFLOP/s",
             T::LABEL,
             m * k * n,
-            gflops(one),
-            gflops(two)
+            gflops(size, median1),
+            gflops(size, best1),
+            gflops(size, median2),
+            gflops(size, best2)
         );
     }
 }
 
 fn main() {
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "one per core".into());
+    println!("rayon threads: {threads}");
     if std::env::args().nth(1).as_deref() == Some("threshold") {
         threshold::<f32>();
         threshold::<f64>();
@@ -251,14 +224,8 @@ fn main() {
     if let [m, k, n] = extra[..] {
         sizes.push((m, k, n));
     }
-    println!("rayon threads: {}", rayon_threads());
     for &size in &sizes {
         bench::<f32>(size);
         bench::<f64>(size);
     }
-}
-
-/// The size of the pool the `gemm` crate runs on.
-fn rayon_threads() -> String {
-    std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default (one per core)".into())
 }

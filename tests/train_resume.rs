@@ -2,7 +2,7 @@
 //! exactly the weights of the run that was never interrupted.
 #![cfg(feature = "train")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tapegrad::nn::Module;
 use tapegrad::train::{
@@ -15,11 +15,11 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn config(spec: &RunSpec, out: &PathBuf) -> TrainConfig {
+fn config(spec: &RunSpec, out: &Path) -> TrainConfig {
     TrainConfig {
         spec: spec.clone(),
         epochs: 3,
-        out: out.clone(),
+        out: out.to_path_buf(),
         quiet: true,
         ..TrainConfig::default()
     }

@@ -152,14 +152,14 @@ impl Args {
     /// `--resume` the checkpoint's values (then [`train`] refuses any set option
     /// that differs from the checkpoint).
     pub fn into_config(self) -> Result<TrainConfig> {
-        if let Some(path) = &self.data {
-            if !path.exists() {
-                return Err(TrainError::InvalidArgument {
-                    name: "--data",
-                    value: path.display().to_string(),
-                    reason: "no such file or directory".into(),
-                });
-            }
+        if let Some(path) = &self.data
+            && !path.exists()
+        {
+            return Err(TrainError::InvalidArgument {
+                name: "--data",
+                value: path.display().to_string(),
+                reason: "no such file or directory".into(),
+            });
         }
         let base = match &self.resume {
             Some(path) => find_checkpoint(path)?.spec,

@@ -53,7 +53,7 @@ impl<T: Float> Conv2d<T> {
         }
     }
 
-    /// A layer over given vars; W must be [out, in, kh, kw] and b [out].
+    /// A layer over given vars; W must be [out, in, kh, kw] and b `[out]`.
     ///
     /// ```
     /// use tapegrad_nn::Conv2d;
@@ -70,15 +70,15 @@ impl<T: Float> Conv2d<T> {
                 reason: "must be [out_channels, in_channels, kh, kw]".into(),
             });
         }
-        if let Some(b) = &bias {
-            if b.shape() != [weight.shape()[0]] {
-                return Err(TapeError::ShapeMismatch {
-                    op: "Conv2d (weight, bias)",
-                    lhs: weight.shape().into(),
-                    rhs: b.shape().into(),
-                }
-                .into());
+        if let Some(b) = &bias
+            && b.shape() != [weight.shape()[0]]
+        {
+            return Err(TapeError::ShapeMismatch {
+                op: "Conv2d (weight, bias)",
+                lhs: weight.shape().into(),
+                rhs: b.shape().into(),
             }
+            .into());
         }
         Ok(Self {
             weight,
@@ -111,7 +111,7 @@ impl<T: Float> Conv2d<T> {
         &self.weight
     }
 
-    /// b, of shape [out], if the layer has one.
+    /// b, of shape `[out]`, if the layer has one.
     pub fn bias(&self) -> Option<&Var<T>> {
         self.bias.as_ref()
     }

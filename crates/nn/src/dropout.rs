@@ -64,6 +64,18 @@ impl Dropout {
         self.p
     }
 
+    /// Switches to training mode (as [`Module::train`], without naming the
+    /// element type).
+    pub fn train(&self) {
+        self.training.store(true, Ordering::Relaxed);
+    }
+
+    /// Switches to evaluation mode (as [`Module::eval`], without naming the
+    /// element type).
+    pub fn eval(&self) {
+        self.training.store(false, Ordering::Relaxed);
+    }
+
     /// Whether the layer is in training mode (it drops) or evaluation mode.
     pub fn is_training(&self) -> bool {
         self.training.load(Ordering::Relaxed)

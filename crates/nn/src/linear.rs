@@ -7,7 +7,7 @@ use crate::error::{NnError, Result};
 use crate::init;
 use crate::module::Module;
 
-/// y = x Wᵀ + b, with W of shape [out, in] (PyTorch's layout) and b of shape [out].
+/// y = x Wᵀ + b, with W of shape [out, in] (PyTorch's layout) and b of shape `[out]`.
 ///
 /// The input is `[…, in]`; leading axes are batch axes and are kept. The
 /// transpose is not materialized: the product reads W as stored, through
@@ -53,7 +53,7 @@ impl<T: Float> Linear<T> {
     }
 
     /// A layer over given vars (shared weights, weights read from elsewhere).
-    /// Errors unless W is [out, in] and b is [out].
+    /// Errors unless W is [out, in] and b is `[out]`.
     ///
     /// ```
     /// use tapegrad_nn::{Linear, Module};
@@ -73,15 +73,15 @@ impl<T: Float> Linear<T> {
                 reason: "must be [out_features, in_features]".into(),
             });
         }
-        if let Some(b) = &bias {
-            if b.shape() != [weight.shape()[0]] {
-                return Err(TapeError::ShapeMismatch {
-                    op: "Linear (weight, bias)",
-                    lhs: weight.shape().into(),
-                    rhs: b.shape().into(),
-                }
-                .into());
+        if let Some(b) = &bias
+            && b.shape() != [weight.shape()[0]]
+        {
+            return Err(TapeError::ShapeMismatch {
+                op: "Linear (weight, bias)",
+                lhs: weight.shape().into(),
+                rhs: b.shape().into(),
             }
+            .into());
         }
         Ok(Self { weight, bias })
     }
@@ -91,7 +91,7 @@ impl<T: Float> Linear<T> {
         &self.weight
     }
 
-    /// b, of shape [out], if the layer has one.
+    /// b, of shape `[out]`, if the layer has one.
     pub fn bias(&self) -> Option<&Var<T>> {
         self.bias.as_ref()
     }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{assert_rel_close, fixture_path, fixture_tensor, floats, load_fixture, usizes};
+use rand::SeedableRng;
 use tapegrad_nn::{
     Conv2d, Flatten, Linear, MaxPool2d, Module, Reduction, Relu, Sequential, Sigmoid, Tanh,
     cross_entropy, load_safetensors, mse_loss,
@@ -175,8 +176,6 @@ fn torch_cnn_logits<T: Float>(stem: &str, rtol: f64) {
     let got: Vec<f64> = logits.value().data().iter().map(|x| x.to_f64()).collect();
     assert_rel_close(stem, &got, &floats(&io["logits"]), rtol);
 }
-
-use rand::SeedableRng;
 
 #[test]
 fn pytorch_cnn_weights_reproduce_pytorch_logits_f32() {

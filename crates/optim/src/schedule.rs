@@ -300,14 +300,14 @@ impl<S: LrScheduler> Scheduler<S> {
     /// Advances one step and sets each group's lr to lr(base, t).
     pub fn step<T: Float, O: Optimizer<T> + ?Sized>(&mut self, opt: &mut O) -> Result<()> {
         let t = self.t + 1;
-        if let Some(total) = self.schedule.total_steps() {
-            if t > total {
-                return Err(OptimError::ScheduleFinished {
-                    schedule: self.schedule.name(),
-                    step: t,
-                    total,
-                });
-            }
+        if let Some(total) = self.schedule.total_steps()
+            && t > total
+        {
+            return Err(OptimError::ScheduleFinished {
+                schedule: self.schedule.name(),
+                step: t,
+                total,
+            });
         }
         self.t = t;
         self.apply(opt)

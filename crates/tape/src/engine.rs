@@ -168,10 +168,10 @@ fn run<T: Float>(
             let Some(grad) = grads[p].take() else {
                 continue;
             };
-            if let Sink::Inputs(wanted, out) = &mut sink {
-                if let Some(&k) = wanted.get(&node.0.id) {
-                    accumulate(&mut out[k], grad.clone())?;
-                }
+            if let Sink::Inputs(wanted, out) = &mut sink
+                && let Some(&k) = wanted.get(&node.0.id)
+            {
+                accumulate(&mut out[k], grad.clone())?;
             }
             match node.0.kind {
                 Kind::Op(op) => {
@@ -348,10 +348,10 @@ pub fn grad<T: Float>(
         opts,
         min_id,
     )?;
-    if !opts.allow_unused {
-        if let Some(index) = out.iter().position(Option::is_none) {
-            return Err(TapeError::UnusedInput { index });
-        }
+    if !opts.allow_unused
+        && let Some(index) = out.iter().position(Option::is_none)
+    {
+        return Err(TapeError::UnusedInput { index });
     }
     Ok(out)
 }

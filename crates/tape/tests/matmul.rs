@@ -81,7 +81,8 @@ const FLAGS: [(bool, bool); 4] = [(false, false), (false, true), (true, false), 
 #[test]
 fn values_match_the_naive_product() {
     // (batch of A, batch of B, m, k, n): plain, batched, broadcast both ways,
-    // a 2-D operand against batched ones, and sizes past the threading thresholds.
+    // a 2-D operand against batched ones, and past PARALLEL_FLOPS: a batch of
+    // small products (spread over the pool) and large ones (threaded GEMMs).
     let cases: [Case; 8] = [
         (&[], &[], 3, 5, 2),
         (&[], &[], 70, 90, 80),
@@ -89,8 +90,8 @@ fn values_match_the_naive_product() {
         (&[2, 1], &[3], 4, 3, 5),
         (&[], &[3], 4, 3, 5),
         (&[3], &[], 4, 3, 5),
-        (&[1], &[16], 20, 30, 40),
-        (&[3], &[1], 64, 64, 64),
+        (&[1], &[72], 32, 48, 40),
+        (&[2], &[1], 160, 170, 160),
     ];
     for (seed, &(ba, bb, m, k, n)) in cases.iter().enumerate() {
         for (ta, tb) in FLAGS {

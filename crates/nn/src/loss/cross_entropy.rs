@@ -18,7 +18,7 @@ use crate::error::{NnError, Result};
 pub struct CrossEntropyOptions<T: Float> {
     /// How the per-sample losses are combined (default: the weighted mean).
     pub reduction: Reduction,
-    /// A weight per class, shape [K] (default: all 1).
+    /// A weight per class, shape `[K]` (default: all 1).
     pub weight: Option<Tensor<T>>,
     /// ε ∈ [0, 1]: the target becomes (1 − ε) one-hot + ε/K uniform (default 0).
     pub label_smoothing: T,
@@ -38,7 +38,7 @@ impl<T: Float> Default for CrossEntropyOptions<T> {
     }
 }
 
-/// Mean cross-entropy of logits [N, K] against class indices [N], as
+/// Mean cross-entropy of logits [N, K] against class indices `[N]`, as
 /// `torch.nn.functional.cross_entropy(logits, targets)`:
 ///
 /// ```text
@@ -53,12 +53,12 @@ impl<T: Float> Default for CrossEntropyOptions<T> {
 /// use tapegrad_nn::cross_entropy;
 /// use tapegrad_tape::{Tensor, Var};
 /// let z = Var::parameter(Tensor::from_vec(vec![0.0f64, 0.0, 1000.0, 0.0], &[2, 2]).unwrap());
-/// let loss = cross_entropy(&z, &[0, 0]).unwrap();
-/// // row 0: log 2; row 1: −log p = 1000 (no overflow)
+/// let loss = cross_entropy(&z, &[0, 1]).unwrap();
+/// // row 0: log 2; row 1: −log p[1, 1] = 1000 (no overflow)
 /// assert!((loss.item().unwrap() - (2f64.ln() + 1000.0) / 2.0).abs() < 1e-12);
 /// loss.backward().unwrap();
 /// // ∂ξ/∂z = (softmax(z) − onehot(y)) / N
-/// assert_eq!(z.grad().unwrap().data(), &[-0.25, 0.25, -0.5, 0.5]);
+/// assert_eq!(z.grad().unwrap().data(), &[-0.25, 0.25, 0.5, -0.5]);
 /// ```
 pub fn cross_entropy<T: Float>(logits: &Var<T>, targets: &[usize]) -> Result<Var<T>> {
     cross_entropy_with(logits, targets, &CrossEntropyOptions::default())
@@ -72,7 +72,7 @@ pub fn cross_entropy<T: Float>(logits: &Var<T>, targets: &[usize]) -> Result<Var
 /// ```
 ///
 /// (w = 1 without weights); an ignored sample has ℓ_n = 0. `Sum` gives Σ ℓ_n,
-/// `None` the vector ℓ, and `Mean` Σ ℓ_n / Σ_{n not ignored} w[y_n], PyTorch's
+/// `None` the vector ℓ, and `Mean` Σ ℓ_n / Σ_{n not ignored} `w[y_n]`, PyTorch's
 /// weighted mean (the smoothing term is divided by the same sum, as PyTorch
 /// does). Writing ℓ_n = −Σ_c a[n, c] log p[n, c], the gradient is
 ///

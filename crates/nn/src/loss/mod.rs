@@ -15,7 +15,7 @@ use crate::error::{NnError, Result};
 /// How per-sample losses are combined, as PyTorch's `reduction` argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reduction {
-    /// No reduction: one loss per sample (shape [N], or the input's shape for mse).
+    /// No reduction: one loss per sample (shape `[N]`, or the input's shape for mse).
     None,
     /// The (weighted) mean; PyTorch's default.
     #[default]

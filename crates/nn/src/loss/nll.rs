@@ -14,14 +14,14 @@ use crate::error::Result;
 pub struct NllLossOptions<T: Float> {
     /// How the per-sample losses are combined (default: the weighted mean).
     pub reduction: Reduction,
-    /// A weight per class, shape [K] (default: all 1).
+    /// A weight per class, shape `[K]` (default: all 1).
     pub weight: Option<Tensor<T>>,
     /// A target value whose samples contribute nothing.
     pub ignore_index: Option<usize>,
 }
 
 /// Negative log-likelihood of log-probabilities [N, K] (a log-softmax output)
-/// at class indices [N], as `torch.nn.functional.nll_loss`:
+/// at class indices `[N]`, as `torch.nn.functional.nll_loss`:
 ///
 /// ```text
 /// ℓ_n = −w[y_n] x[n, y_n]   (0 for an ignored sample)
@@ -29,7 +29,7 @@ pub struct NllLossOptions<T: Float> {
 /// ```
 ///
 /// Only the picked entries are read, so −∞ elsewhere (a zero probability) is
-/// harmless. ∂ℓ_n/∂x[n, c] = −w[y_n] [c = y_n].
+/// harmless. The gradient is `∂ℓ_n/∂x[n, c] = −w[y_n]` at `c = y_n`, 0 elsewhere.
 ///
 /// ```
 /// use tapegrad_nn::{nll_loss, NllLossOptions};

@@ -284,14 +284,14 @@ impl<T: Float> Tensor<T> {
         padding: (usize, usize),
     ) -> Result<Tensor<T>> {
         let geo = conv_geometry("conv2d", self.shape(), weight.shape(), stride, padding)?;
-        if let Some(b) = bias {
-            if b.shape() != [geo.o] {
-                return Err(TapeError::ShapeMismatch {
-                    op: "conv2d",
-                    lhs: b.shape().into(),
-                    rhs: [geo.o].as_slice().into(),
-                });
-            }
+        if let Some(b) = bias
+            && b.shape() != [geo.o]
+        {
+            return Err(TapeError::ShapeMismatch {
+                op: "conv2d",
+                lhs: b.shape().into(),
+                rhs: [geo.o].as_slice().into(),
+            });
         }
         let (x, w) = (self.data(), weight.data());
         let bias = bias.map(Tensor::data);

@@ -10,9 +10,12 @@ use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
 
-/// Products with fewer multiply-adds than this run on one thread: below it the
-/// hand-off to the pool costs more than it saves.
-pub const PARALLEL_FLOPS: usize = 1 << 18;
+/// Products with fewer multiply-adds (m·k·n) than this run on one thread: below
+/// it the hand-off to the pool costs more than it saves (measured on 2 cores:
+/// two threads tie up to 64³ and lose at 96³–128³ and 32×784×128; they win from
+/// 192³, see docs/performance.md). A batch of smaller products is spread over
+/// the pool one matrix per task instead.
+pub const PARALLEL_FLOPS: usize = 1 << 22;
 
 /// How an operand is stored relative to its logical shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
