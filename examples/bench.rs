@@ -168,12 +168,12 @@ fn w2(opts: &Options) -> Result<(), BoxError> {
     train("W2", &model, &x, &labels, activations, opts)
 }
 
-fn w3() -> Result<(), BoxError> {
+fn w3(opts: &Options) -> Result<(), BoxError> {
     const OPS: usize = 10_000;
-    const RUNS: usize = 60;
+    let runs = WARMUP + opts.steps;
     let x = Var::parameter(Tensor::<f32>::ones(&[16]));
     let (mut fwd, mut bwd, mut total) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 0..RUNS {
+    for run in 0..runs {
         let start = Instant::now();
         let mut y = x.clone();
         for i in 0..OPS {
@@ -186,7 +186,7 @@ fn w3() -> Result<(), BoxError> {
         drop(loss);
         let end = Instant::now();
         x.zero_grad();
-        if run >= 10 {
+        if run >= WARMUP {
             let per_op = |d: std::time::Duration| d.as_nanos() as f64 / OPS as f64;
             fwd.push(per_op(mid - start));
             bwd.push(per_op(end - mid));
@@ -263,7 +263,7 @@ fn main() -> Result<(), BoxError> {
         match wl {
             "W1" => w1(&opts)?,
             "W2" => w2(&opts)?,
-            "W3" => w3()?,
+            "W3" => w3(&opts)?,
             "W4" => w4(),
             "W5" => w5()?,
             other => return Err(format!("unknown workload {other} (W1..W5)").into()),
