@@ -64,18 +64,16 @@ fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) -> Result<()> {
     Ok(())
 }
 
-/// The gradients an op sends to its inputs: (input, gradient) pairs.
-type InputGrads<T> = SmallVec<[(Var<T>, Var<T>); 2]>;
-
-/// Runs the rule of `node` on its incoming gradient and returns the gradients of
-/// its inputs, summed back to their shapes.
+/// Runs the rule of `node` on its incoming gradient and delivers the gradients
+/// of its inputs, summed back to their shapes, to the frontier.
 fn apply_rule<T: Float>(
     node: &Var<T>,
     grad: &Var<T>,
     op: &'static str,
     retain: bool,
-    min_id: u64,
-) -> Result<InputGrads<T>> {
+    frontier: &mut Frontier<T>,
+) -> Result<()> {
+    let min_id = frontier.min_id;
     let mut guard = lock(&node.0.grad_fn);
     let grad_fn = guard.as_ref().ok_or(TapeError::GraphFreed { op })?;
     for (i, (input, &saved)) in grad_fn.inputs.iter().zip(&grad_fn.versions).enumerate() {
@@ -90,11 +88,10 @@ fn apply_rule<T: Float>(
             });
         }
     }
-    let needs: SmallVec<[bool; 4]> = grad_fn
-        .inputs
-        .iter()
-        .map(|v| v.requires_grad() && v.0.id >= min_id)
-        .collect();
+    let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
+    for v in &grad_fn.inputs {
+        needs.push(v.requires_grad() && v.0.id >= min_id);
+    }
     let ctx = Ctx {
         inputs: &grad_fn.inputs,
         output: node,
@@ -102,7 +99,6 @@ fn apply_rule<T: Float>(
         needs: &needs,
     };
     let grads = grad_fn.rule.backward(&ctx)?;
-    let mut out = SmallVec::new();
     for ((input, g), &needed) in grad_fn.inputs.iter().zip(grads).zip(&needs) {
         if let (true, Some(g)) = (needed, g) {
             let g = if g.shape() == input.shape() {
@@ -110,14 +106,14 @@ fn apply_rule<T: Float>(
             } else {
                 g.sum_to(input.shape())?
             };
-            out.push((input.clone(), g));
+            frontier.deliver(input, g)?;
         }
     }
     if !retain {
         // Frees the rule and the references to the inputs (and so the saved values).
         guard.take();
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The nodes waiting for their rule, each with the sum of the gradients
@@ -188,9 +184,7 @@ fn run<T: Float>(
             }
             match node.0.kind {
                 Kind::Op(op) => {
-                    for (input, g) in apply_rule(&node, &grad, op, retain, min_id)? {
-                        frontier.deliver(&input, g)?;
-                    }
+                    apply_rule(&node, &grad, op, retain, &mut frontier)?;
                 }
                 Kind::Parameter if matches!(sink, Sink::Parameters) => {
                     accumulate_into_leaf(&node, grad.value())?;
