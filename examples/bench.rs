@@ -32,6 +32,23 @@ use tapegrad::tape::{Tensor, Var};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+unsafe extern "C" {
+    /// mimalloc's option setter (linked in with the allocator).
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// `mi_option_purge_delay` in mimalloc 3's option enum.
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+/// Keeps freed pages mapped: by default mimalloc returns them to the OS after
+/// 10 ms, and a training step, which frees and reallocates the same multi-MB
+/// activations every few milliseconds, then faults every page back in (the
+/// kernel zeroes each one). Equivalent to `MIMALLOC_PURGE_DELAY=-1`.
+fn keep_freed_pages() {
+    // SAFETY: a plain setter of an integer option; any value is accepted.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 const WARMUP: usize = 10;
 const STEPS: usize = 50;
 
@@ -240,6 +257,9 @@ fn w5() -> Result<(), BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        keep_freed_pages();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let steps = args
         .iter()
