@@ -1,6 +1,8 @@
 //! The loops under every op: elementwise maps, broadcasting zips and sums over axes.
 //! Large same-shape work is split across threads with rayon.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::Tensor;
@@ -12,6 +14,23 @@ use crate::shape::{self, Shape};
 /// hand-off costs more than the loop.
 pub const PAR_THRESHOLD: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
+
+/// A vector of `len` elements written chunk by chunk on the rayon pool:
+/// `write(start, chunk)` must write every slot of `chunk`, which holds elements
+/// `start..start + chunk.len()`. No zero fill before the real values.
+fn par_collect<T: Float>(
+    len: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, chunk)| write(c * CHUNK, chunk));
+    // SAFETY: the chunks cover slots 0..len and `write` initialized each one.
+    unsafe { out.set_len(len) };
+    out
+}
 
 /// Calls `f(out_offset, a_offset, b_offset)` for every element of a broadcast
 /// result of shape `out_shape`, walking the index like an odometer.
@@ -72,13 +91,12 @@ impl<T: Float> Tensor<T> {
         let out = if self.numel() < PAR_THRESHOLD {
             self.data().iter().map(|&x| f(x)).collect()
         } else {
-            let mut out = Vec::with_capacity(self.numel());
-            self.data()
-                .par_iter()
-                .with_min_len(CHUNK)
-                .map(|&x| f(x))
-                .collect_into_vec(&mut out);
-            out
+            par_collect(self.numel(), |start, out| {
+                let src = &self.data()[start..start + out.len()];
+                out.iter_mut().zip(src).for_each(|(o, &x)| {
+                    o.write(f(x));
+                });
+            })
         };
         Self::from_parts(out, Shape::from_slice(&self.shape))
     }
@@ -96,13 +114,12 @@ impl<T: Float> Tensor<T> {
             let out = if a.len() < PAR_THRESHOLD {
                 a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
             } else {
-                let mut out = Vec::with_capacity(a.len());
-                a.par_iter()
-                    .zip(b)
-                    .with_min_len(CHUNK)
-                    .map(|(&x, &y)| f(x, y))
-                    .collect_into_vec(&mut out);
-                out
+                par_collect(a.len(), |start, out| {
+                    let (a, b) = (&a[start..][..out.len()], &b[start..][..out.len()]);
+                    for i in 0..out.len() {
+                        out[i].write(f(a[i], b[i]));
+                    }
+                })
             };
             return Ok(Self::from_parts(out, Shape::from_slice(&self.shape)));
         }

@@ -117,7 +117,9 @@ fn max_pool_plane<T: Float, const NAN: bool>(
 /// scan order (strictly greater, so the first maximum wins).
 fn max_pool_plane_2x2<T: Float>(geo: &Geometry, src: &[T], vals: &mut [T], idx: &mut [usize]) {
     let w = geo.w;
-    let rows = vals.chunks_exact_mut(geo.wo).zip(idx.chunks_exact_mut(geo.wo));
+    let rows = vals
+        .chunks_exact_mut(geo.wo)
+        .zip(idx.chunks_exact_mut(geo.wo));
     for (oh, (vals, idx)) in rows.enumerate().take(geo.ho) {
         let top = 2 * oh * w;
         for (ow, (val, i)) in vals.iter_mut().zip(idx.iter_mut()).enumerate() {
