@@ -4,14 +4,46 @@
 //! Rust. This crate re-exports the workspace's crates:
 //!
 //! - [`tape`]: tensors, the define-by-run graph, first- and second-order
-//!   gradients, and `gradcheck`.
+//!   gradients, and `gradcheck`;
+//! - [`nn`]: modules, layers, losses (the cross-entropy ξ), initialization,
+//!   safetensors weights;
+//! - [`optim`]: SGD, AdaGrad, RMSprop, Adam, AdamW, schedules, clipping;
+//! - [`data`]: IDX and LIBSVM readers, the embedded UCI digits, minibatches;
+//! - `train` (feature `train`, on by default): the training program behind
+//!   `examples/train.rs`.
+//!
+//! Define the model in Rust, call `loss.backward()`, then `opt.step()`:
 //!
 //! ```
-//! use tapegrad::tape::{Tensor, Var};
-//! let w = Var::parameter(Tensor::from_vec(vec![1.0f64, -2.0], &[2]).unwrap());
-//! let loss = w.mul(&w).unwrap().sum(); // ‖w‖²
-//! loss.backward().unwrap();
-//! assert_eq!(w.grad().unwrap().data(), &[2.0, -4.0]);
+//! use rand::{SeedableRng, rngs::StdRng};
+//! use tapegrad::{data, nn, optim, optim::Optimizer, tape::Var};
+//! use tapegrad::nn::Module;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut rng = StdRng::seed_from_u64(0);
+//! let digits = data::digits()?.scale(1.0 / data::DIGITS_MAX_VALUE).flatten();
+//! let (train, test) = digits.train_test_split(0, 0.2)?;
+//! let model = nn::Sequential::new()
+//!     .push(nn::Linear::new(64, 32, &mut rng))
+//!     .push(nn::Relu)
+//!     .push(nn::Linear::new(32, 10, &mut rng));
+//! let cfg = optim::AdamConfig { lr: 1e-2, ..Default::default() };
+//! let mut opt = optim::Adam::new(model.parameters(), cfg)?;
+//! let loader = data::Loader::new(&train, 32)?.shuffle(true);
+//! for _epoch in 0..5 {
+//!     for (x, y) in loader.epoch(&mut rng) {
+//!         let loss = nn::cross_entropy(&model.forward(&Var::constant(x))?, &y)?;
+//!         opt.zero_grad();
+//!         loss.backward()?;   // gradients accumulate on the parameters
+//!         opt.step()?;        // reads each gradient, updates the parameter in place
+//!     }
+//! }
+//! let logits = tapegrad::tape::no_grad(|| model.forward(&Var::constant(test.features().clone())))?;
+//! let predicted = logits.value().argmax(1)?;
+//! let correct = predicted.iter().zip(test.labels()).filter(|(p, y)| p == y).count();
+//! assert!(correct as f64 / test.len() as f64 > 0.9);
+//! # Ok(())
+//! # }
 //! ```
 
 pub use tapegrad_data as data;
@@ -21,3 +53,8 @@ pub use tapegrad_tape as tape;
 
 #[cfg(feature = "train")]
 pub mod train;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
