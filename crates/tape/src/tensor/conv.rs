@@ -303,7 +303,8 @@ impl<T: Float> Tensor<T> {
             Some(b) => {
                 let mut out = Vec::with_capacity(geo.n * geo.out_len());
                 for _ in 0..geo.n {
-                    b.iter().for_each(|&bo| out.extend(std::iter::repeat_n(bo, p)));
+                    b.iter()
+                        .for_each(|&bo| out.extend(std::iter::repeat_n(bo, p)));
                 }
                 out
             }
