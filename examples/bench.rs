@@ -13,9 +13,9 @@
 //!
 //! Run: `cargo run --release --example bench -- W1 [--steps N] [--memory]`.
 //! `--steps N` times N steps instead of 50; `--memory` (W1, W2) also prints the
-//! peak resident set size (VmHWM) after the first 10 and after all steps, and
-//! the bytes held by parameters, gradients, Adam's moments and the activations
-//! the graph saves.
+//! peak resident set size (VmHWM) before training, after the first 10 steps and
+//! after all steps, and the bytes held by parameters, gradients, Adam's moments
+//! and the activations the graph saves.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -122,6 +122,13 @@ fn train(
         opt.step()?;
         Ok(())
     };
+    if opts.memory {
+        emit(wl, "rss_before_training_mib", peak_rss_mib());
+        for _ in 0..WARMUP {
+            step()?;
+        }
+        emit(wl, "peak_rss_after_10_steps_mib", peak_rss_mib());
+    }
     let mut failure = None;
     let ms_step = timed_ms(WARMUP, opts.steps, || {
         if let Err(e) = step() {
@@ -148,7 +155,7 @@ fn memory_figures(wl: &str, params: &[Var<f32>], activations: usize) {
     let numel: usize = params.iter().map(Var::numel).sum();
     let mib = |elements: usize| (elements * 4) as f64 / (1024.0 * 1024.0);
     emit(wl, "state_mib", mib(4 * numel + activations));
-    emit(wl, "peak_rss_mib", peak_rss_mib());
+    emit(wl, "peak_rss_at_end_mib", peak_rss_mib());
 }
 
 fn w1(opts: &Options) -> Result<(), BoxError> {

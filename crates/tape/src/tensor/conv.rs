@@ -297,7 +297,19 @@ impl<T: Float> Tensor<T> {
         let bias = bias.map(Tensor::data);
         let (k, p) = (geo.k(), geo.p());
         let scratch = if geo.is_pointwise() { 0 } else { k * p };
-        let mut out = vec![T::ZERO; geo.n * geo.out_len()];
+        // With a bias the output starts as the bias planes and the GEMM adds to
+        // them: one pass over the output instead of a zero fill and a bias fill.
+        let mut out = match bias {
+            Some(b) => {
+                let mut out = Vec::with_capacity(geo.n * geo.out_len());
+                for _ in 0..geo.n {
+                    b.iter()
+                        .for_each(|&bo| out.extend(std::iter::repeat_n(bo, p)));
+                }
+                out
+            }
+            None => vec![T::ZERO; geo.n * geo.out_len()],
+        };
         for_image_chunks(&geo, &mut out, geo.out_len(), scratch, |n, y, cols| {
             let image = &x[n * geo.image_len()..][..geo.image_len()];
             let cols: &[T] = if geo.is_pointwise() {
@@ -306,11 +318,6 @@ impl<T: Float> Tensor<T> {
                 im2col(&geo, image, cols);
                 cols
             };
-            if let Some(b) = bias {
-                for (row, &bo) in y.chunks_exact_mut(p).zip(b) {
-                    row.fill(bo);
-                }
-            }
             let acc = bias.is_some();
             matmul_into(geo.o, k, p, w, Layout::Normal, cols, Layout::Normal, y, acc);
         });
