@@ -1,4 +1,4 @@
-//! The speed benchmark of issue 6, one workload per process, one JSON line per
+//! The speed benchmark, one workload per process, one JSON line per
 //! figure: `{"fw": "tapegrad", "wl": "W1", "metric": "ms_step", "value": 4.2}`.
 //! `benches/torch_twin.py` runs the same workloads in PyTorch and
 //! `benches/compare.py` runs both in alternation.
