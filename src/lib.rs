@@ -18,3 +18,6 @@ pub use tapegrad_data as data;
 pub use tapegrad_nn as nn;
 pub use tapegrad_optim as optim;
 pub use tapegrad_tape as tape;
+
+#[cfg(feature = "train")]
+pub mod train;

@@ -1,0 +1,15 @@
+//! The main job: trains a classifier and writes its metrics, plot and checkpoints.
+//!
+//! Run: `cargo run --release --example train` (a small CNN on the embedded 8×8
+//! digits), or `cargo run --release --example train -- --help` for the flags.
+
+use std::process::ExitCode;
+
+/// Each step builds and frees a graph of many small tensors; mimalloc serves
+/// these allocations faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    tapegrad::train::main_with_args(std::env::args_os())
+}
