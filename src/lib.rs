@@ -20,4 +20,6 @@ pub use tapegrad_optim as optim;
 pub use tapegrad_tape as tape;
 
 #[cfg(feature = "train")]
+pub mod experiments;
+#[cfg(feature = "train")]
 pub mod train;
