@@ -39,16 +39,16 @@ pub struct Args {
     #[arg(long)]
     pub no_bias_correction: bool,
     /// Number of epochs [default: 15]
-    #[arg(long, value_parser = positive_usize)]
+    #[arg(long, value_parser = positive_usize, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
     /// Minibatch size [default: 32]
-    #[arg(long, value_parser = positive_usize)]
+    #[arg(long, value_parser = positive_usize, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
     /// Seed of the split, the initialization and the shuffles [default: 0]
     #[arg(long)]
     pub seed: Option<u64>,
     /// Threads of the rayon pool [default: one per core]
-    #[arg(long, value_parser = positive_usize)]
+    #[arg(long, value_parser = positive_usize, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Output directory: metrics.csv, metrics.png, checkpoint-epoch-N/
     #[arg(long, value_name = "DIR", default_value = "runs/train")]
@@ -152,14 +152,14 @@ impl Args {
     /// `--resume` the checkpoint's values (then [`train`] refuses any set option
     /// that differs from the checkpoint).
     pub fn into_config(self) -> Result<TrainConfig> {
-        if let Some(path) = &self.data {
-            if !path.exists() {
-                return Err(TrainError::InvalidArgument {
-                    name: "--data",
-                    value: path.display().to_string(),
-                    reason: "no such file or directory".into(),
-                });
-            }
+        if let Some(path) = &self.data
+            && !path.exists()
+        {
+            return Err(TrainError::InvalidArgument {
+                name: "--data",
+                value: path.display().to_string(),
+                reason: "no such file or directory".into(),
+            });
         }
         let base = match &self.resume {
             Some(path) => find_checkpoint(path)?.spec,

@@ -25,3 +25,45 @@ pub fn check_both(f: impl Fn(&[Var<f64>]) -> Result<Var<f64>>, inputs: &[Tensor<
         panic!("second order: {e}");
     }
 }
+
+/// The shared folder's `fixtures/<name>`, from a crate of a checkout that has
+/// `shared/` beside it; `None` (and the test skips) when it is absent.
+pub fn fixture(name: &str) -> Option<serde_json::Value> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let path = ["/../../../shared", "/../../../../shared"]
+        .iter()
+        .map(|up| std::path::PathBuf::from(format!("{root}{up}/fixtures/{name}")))
+        .find(|p| p.exists());
+    let Some(path) = path else {
+        println!("skipped: ../shared/fixtures/{name} not found");
+        return None;
+    };
+    let text = std::fs::read_to_string(&path).expect("fixture is readable");
+    Some(serde_json::from_str(&text).expect("fixture is valid JSON"))
+}
+
+/// A JSON array of numbers as f64s.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}
+
+/// A fixture tensor `{"shape": [...], "value": [...]}`.
+pub fn fixture_tensor(v: &serde_json::Value) -> Tensor<f64> {
+    let shape: Vec<usize> = floats(&v["shape"]).iter().map(|&n| n as usize).collect();
+    Tensor::from_vec(floats(&v["value"]), &shape).expect("shape and values agree")
+}
+
+/// Asserts |a − b| ≤ rtol·|b| elementwise (plus a tiny absolute floor for zeros).
+pub fn assert_close(what: &str, got: &[f64], want: &[f64], rtol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= rtol * w.abs() + 1e-300,
+            "{what}[{i}]: got {g:e}, PyTorch {w:e}"
+        );
+    }
+}
