@@ -33,17 +33,17 @@ pub struct GapConfig {
 }
 
 impl GapConfig {
-    /// MNIST (5000 train / 2000 validation / 10000 test), the CNN, 8 epochs of 64.
+    /// MNIST (5000 train / 2000 validation / 5000 test), the CNN, 6 epochs of 64.
     pub fn full(seeds: Vec<u64>) -> Self {
         Self {
-            source: ImageSource::mnist_or_digits(5000, 10_000),
+            source: ImageSource::mnist_or_digits(5000, 5000),
             validation: 2000,
             methods: vec![
                 (Method::Momentum, vec![0.01, 0.03, 0.1]),
                 (Method::Adam, vec![3e-4, 1e-3, 3e-3]),
             ],
             batch_size: 64,
-            epochs: 8,
+            epochs: 6,
             seeds,
         }
     }
