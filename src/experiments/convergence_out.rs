@@ -6,7 +6,7 @@ use std::path::Path;
 use super::convergence::{ConvergenceReport, Curve, MethodRuns};
 use super::csv::{Csv, create_dir, num};
 use super::error::Result;
-use super::plot::{Line, Panel, line_panels};
+use super::plot::{Corner, Line, Panel, line_panels};
 use super::stats::{MeanStd, sci};
 
 /// Gaps below this are drawn at it: f64 cannot resolve f − f* much closer.
@@ -100,11 +100,15 @@ fn tuning_csv(report: &ConvergenceReport) -> Csv {
 
 fn panels(report: &ConvergenceReport) -> [Panel; 2] {
     let mut gap = Panel {
-        title: format!("relative objective gap, {}", report.data),
+        title: format!(
+            "relative objective gap, {} (geometric mean, ×/÷ std)",
+            report.data
+        ),
         x_label: "epochs (passes over the training set)".into(),
         y_label: "(f − f*) / f*".into(),
         log_x: true,
         log_y: true,
+        legend: Corner::LowerLeft,
         ..Panel::default()
     };
     let mut accuracy = Panel {
@@ -112,6 +116,7 @@ fn panels(report: &ConvergenceReport) -> [Panel; 2] {
         x_label: gap.x_label.clone(),
         y_label: "accuracy (%)".into(),
         log_x: true,
+        legend: Corner::LowerRight,
         ..Panel::default()
     };
     for m in &report.methods {

@@ -36,12 +36,12 @@ pub struct DecayConfig {
 }
 
 impl DecayConfig {
-    /// The digits, the MLP, 12 epochs of 32, 5 rates × 5 decays.
+    /// The digits, the MLP, 12 epochs of 32, 5 rates × 7 decays (1e-5 … 10).
     pub fn full(seeds: Vec<u64>) -> Self {
         Self {
             source: ImageSource::Digits,
             lrs: vec![1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
-            decays: vec![1e-3, 1e-2, 1e-1, 1.0, 10.0],
+            decays: vec![1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
             batch_size: 32,
             epochs: 12,
             seeds,

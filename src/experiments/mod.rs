@@ -37,7 +37,7 @@ pub use error::{ExperimentError, Result};
 pub use logreg::{BinarySet, LogisticProblem, Optimum, mean_loss, newton_cg};
 pub use method::{MOMENTUM, Method};
 pub use nets::{ImageSource, NetRun, NetSpec, train_net, train_net_validated};
-pub use plot::{HeatMap, Line, PALETTE, Panel, heat_maps, line_panels};
+pub use plot::{Corner, HeatMap, Line, PALETTE, Panel, heat_maps, line_panels};
 pub use runner::{run_all, run_grid, seeds};
 pub use sgd_adam::{GapConfig, GapMethod, GapReport, run_sgd_vs_adam, write_sgd_vs_adam};
 pub use stats::{MeanStd, sci};
