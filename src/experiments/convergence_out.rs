@@ -101,7 +101,7 @@ fn tuning_csv(report: &ConvergenceReport) -> Csv {
 fn panels(report: &ConvergenceReport) -> [Panel; 2] {
     let mut gap = Panel {
         title: format!(
-            "relative objective gap, {} (geometric mean, ×/÷ std)",
+            "relative objective gap, {} (geometric mean ×/÷ std)",
             report.data
         ),
         x_label: "epochs (passes over the training set)".into(),
@@ -123,8 +123,7 @@ fn panels(report: &ConvergenceReport) -> [Panel; 2] {
         let label = format!("{} (lr {})", m.method, m.lr);
         let xs = &m.runs[0].epochs;
         let gaps = floored(m.runs.iter().map(|c| c.gap.clone()));
-        gap.lines
-            .push(Line::mean_std(&label, xs, &MeanStd::pointwise(&gaps)));
+        gap.lines.push(Line::log_mean_std(&label, xs, &gaps));
         let acc: Vec<Vec<f64>> = m.runs.iter().map(|c| percent(&c.accuracy)).collect();
         accuracy
             .lines

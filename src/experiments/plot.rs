@@ -328,17 +328,16 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
                 Some((fx(x)?, clip(lo), clip(fy(hi)?)))
             })
             .collect();
-        if band.len() > 1 {
-            let outline: Vec<(f64, f64)> = band
-                .iter()
-                .map(|b| (b.0, b.2))
-                .chain(band.iter().rev().map(|b| (b.0, b.1)))
-                .collect();
-            chart.draw_series(std::iter::once(Polygon::new(
-                outline,
+        // One quadrilateral per interval: plotters' fill of a single long,
+        // jagged polygon leaves stray vertical streaks.
+        let quads = band.windows(2).map(|w| {
+            let (a, b) = (w[0], w[1]);
+            Polygon::new(
+                vec![(a.0, a.2), (b.0, b.2), (b.0, b.1), (a.0, a.1)],
                 color.mix(0.18).filled(),
-            )))?;
-        }
+            )
+        });
+        chart.draw_series(quads)?;
         let points: Vec<(f64, f64)> = line
             .points
             .iter()
