@@ -5,8 +5,6 @@
 //! so a run's numbers do not depend on which thread ran it or when: the results
 //! are the same with any `--threads`.
 
-use rayon::prelude::*;
-
 use super::error::{ExperimentError, Result};
 
 /// The seeds `0..count`, refusing `count` = 0.
@@ -37,10 +35,31 @@ pub fn run_all<J: Sync, R: Send>(
     jobs: &[J],
     run: impl Fn(&J) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
-    jobs.par_iter()
-        .map(&run)
-        .collect::<Vec<_>>()
+    // Plain threads, not rayon tasks: a rayon worker waiting inside one run's
+    // `no_grad` region could steal another run's training step and execute it
+    // with the gradient switched off (the switch is thread-local).
+    let workers = rayon::current_num_threads().clamp(1, jobs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<R>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let result = run(job);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                }
+            });
+        }
+    });
+    results
         .into_iter()
+        .map(|cell| {
+            let result = cell.into_inner().unwrap_or_else(|e| e.into_inner());
+            result.expect("every job ran")
+        })
         .collect()
 }
 
