@@ -68,6 +68,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
     create_dir(&config.out)?;
     let reporter = Reporter::new(config.quiet);
     introduce(&reporter, config, &splits, &model, resume.as_ref());
+    history.iter().for_each(|m| reporter.row(m));
     let last = config
         .stop_after
         .map_or(config.epochs, |s| s.min(config.epochs));
@@ -141,8 +142,7 @@ fn check_same_run(spec: &RunSpec, ck: &Checkpoint) -> Result<()> {
     }
 }
 
-/// Prints what is being trained, then the table header (and the rows of a
-/// resumed run's past epochs).
+/// Prints what is being trained, then the table header.
 fn introduce(
     reporter: &Reporter,
     config: &TrainConfig,

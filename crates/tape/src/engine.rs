@@ -1,7 +1,8 @@
 //! Reverse mode: walks the graph from the outputs in decreasing id order (ids grow
 //! with creation, so this is a topological order), without recursion.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 
@@ -33,7 +34,6 @@ impl Hasher for IdHasher {
 }
 
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// Options of [`grad`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,33 +55,6 @@ enum Sink<'a, T: Float> {
     Inputs(&'a IdMap<usize>, &'a mut [Option<Var<T>>]),
 }
 
-/// The nodes reachable from `roots` through vars that require a gradient, in
-/// decreasing id order. Nodes older than `min_id` cannot lead to a wanted input
-/// and are left out.
-fn collect_nodes<T: Float>(roots: &[Var<T>], min_id: u64) -> Result<Vec<Var<T>>> {
-    let mut seen = IdSet::with_capacity_and_hasher(256, Default::default());
-    let mut stack: Vec<Var<T>> = roots
-        .iter()
-        .filter(|r| r.requires_grad())
-        .cloned()
-        .collect();
-    let mut nodes = Vec::new();
-    while let Some(var) = stack.pop() {
-        if var.0.id < min_id || !seen.insert(var.0.id) {
-            continue;
-        }
-        if let Kind::Op(op) = var.0.kind {
-            match lock(&var.0.grad_fn).as_ref() {
-                Some(gf) => stack.extend(gf.inputs.iter().filter(|v| v.requires_grad()).cloned()),
-                None => return Err(TapeError::GraphFreed { op }),
-            }
-        }
-        nodes.push(var);
-    }
-    nodes.sort_unstable_by_key(|v| std::cmp::Reverse(v.0.id));
-    Ok(nodes)
-}
-
 /// Adds `g` into a gradient slot, with a recorded op when building a graph.
 fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) -> Result<()> {
     *slot = Some(match slot.take() {
@@ -91,18 +64,16 @@ fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) -> Result<()> {
     Ok(())
 }
 
-/// The gradients an op sends to its inputs: (input, gradient) pairs.
-type InputGrads<T> = SmallVec<[(Var<T>, Var<T>); 2]>;
-
-/// Runs the rule of `node` on its incoming gradient and returns the gradients of
-/// its inputs, summed back to their shapes.
+/// Runs the rule of `node` on its incoming gradient and delivers the gradients
+/// of its inputs, summed back to their shapes, to the frontier.
 fn apply_rule<T: Float>(
     node: &Var<T>,
     grad: &Var<T>,
     op: &'static str,
     retain: bool,
-    min_id: u64,
-) -> Result<InputGrads<T>> {
+    frontier: &mut Frontier<T>,
+) -> Result<()> {
+    let min_id = frontier.min_id;
     let mut guard = lock(&node.0.grad_fn);
     let grad_fn = guard.as_ref().ok_or(TapeError::GraphFreed { op })?;
     for (i, (input, &saved)) in grad_fn.inputs.iter().zip(&grad_fn.versions).enumerate() {
@@ -117,11 +88,10 @@ fn apply_rule<T: Float>(
             });
         }
     }
-    let needs: SmallVec<[bool; 4]> = grad_fn
-        .inputs
-        .iter()
-        .map(|v| v.requires_grad() && v.0.id >= min_id)
-        .collect();
+    let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
+    for v in &grad_fn.inputs {
+        needs.push(v.requires_grad() && v.0.id >= min_id);
+    }
     let ctx = Ctx {
         inputs: &grad_fn.inputs,
         output: node,
@@ -129,7 +99,6 @@ fn apply_rule<T: Float>(
         needs: &needs,
     };
     let grads = grad_fn.rule.backward(&ctx)?;
-    let mut out = SmallVec::new();
     for ((input, g), &needed) in grad_fn.inputs.iter().zip(grads).zip(&needs) {
         if let (true, Some(g)) = (needed, g) {
             let g = if g.shape() == input.shape() {
@@ -137,14 +106,61 @@ fn apply_rule<T: Float>(
             } else {
                 g.sum_to(input.shape())?
             };
-            out.push((input.clone(), g));
+            frontier.deliver(input, g)?;
         }
     }
     if !retain {
         // Frees the rule and the references to the inputs (and so the saved values).
         guard.take();
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The nodes waiting for their rule, each with the sum of the gradients
+/// delivered to it so far. Nodes come out in decreasing id order: every consumer
+/// of a node was created after it, so by the time a node is taken all its
+/// gradient contributions have arrived. Only the frontier is stored, so the map
+/// stays small and a node is released as soon as its rule has run.
+struct Frontier<T: Float> {
+    order: BinaryHeap<u64>,
+    pending: IdMap<(Var<T>, Var<T>)>,
+    min_id: u64,
+}
+
+impl<T: Float> Frontier<T> {
+    fn new(min_id: u64) -> Self {
+        Self {
+            order: BinaryHeap::new(),
+            pending: IdMap::default(),
+            min_id,
+        }
+    }
+
+    /// Adds `g` to the gradient waiting at `var` (nodes that cannot lead to a
+    /// wanted input are dropped here).
+    fn deliver(&mut self, var: &Var<T>, g: Var<T>) -> Result<()> {
+        let id = var.0.id;
+        if id < self.min_id || !var.requires_grad() {
+            return Ok(());
+        }
+        match self.pending.entry(id) {
+            Entry::Occupied(mut slot) => {
+                let acc = &mut slot.get_mut().1;
+                *acc = acc.add(&g)?;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert((var.clone(), g));
+                self.order.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The node with the largest id and its summed gradient.
+    fn take(&mut self) -> Option<(Var<T>, Var<T>)> {
+        let id = self.order.pop()?;
+        self.pending.remove(&id)
+    }
 }
 
 fn run<T: Float>(
@@ -155,19 +171,12 @@ fn run<T: Float>(
     min_id: u64,
 ) -> Result<()> {
     let retain = opts.retain_graph || opts.create_graph;
-    let nodes = collect_nodes(roots, min_id)?;
-    let position: IdMap<usize> = nodes.iter().enumerate().map(|(i, v)| (v.0.id, i)).collect();
-    let mut grads: Vec<Option<Var<T>>> = vec![None; nodes.len()];
-    for (root, seed) in roots.iter().zip(seeds) {
-        if let Some(&p) = position.get(&root.0.id) {
-            accumulate(&mut grads[p], seed)?;
-        }
-    }
+    let mut frontier = Frontier::new(min_id);
     with_grad_mode(opts.create_graph, || {
-        for (p, node) in nodes.iter().enumerate() {
-            let Some(grad) = grads[p].take() else {
-                continue;
-            };
+        for (root, seed) in roots.iter().zip(seeds) {
+            frontier.deliver(root, seed)?;
+        }
+        while let Some((node, grad)) = frontier.take() {
             if let Sink::Inputs(wanted, out) = &mut sink
                 && let Some(&k) = wanted.get(&node.0.id)
             {
@@ -175,12 +184,10 @@ fn run<T: Float>(
             }
             match node.0.kind {
                 Kind::Op(op) => {
-                    for (input, g) in apply_rule(node, &grad, op, retain, min_id)? {
-                        accumulate(&mut grads[position[&input.0.id]], g)?;
-                    }
+                    apply_rule(&node, &grad, op, retain, &mut frontier)?;
                 }
                 Kind::Parameter if matches!(sink, Sink::Parameters) => {
-                    accumulate_into_leaf(node, grad.value())?;
+                    accumulate_into_leaf(&node, grad.value())?;
                 }
                 _ => {}
             }

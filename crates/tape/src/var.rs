@@ -194,11 +194,17 @@ impl<T: Float> Var<T> {
         if !records {
             return Self::new_node(value, Kind::Constant, false, None);
         }
-        let grad_fn = GradFn {
+        // Pushing one by one: `collect` into a SmallVec costs several times more
+        // for the one or two inputs of a typical op.
+        let mut grad_fn = GradFn {
             rule: Box::new(rule),
-            inputs: inputs.iter().map(|&v| v.clone()).collect(),
-            versions: inputs.iter().map(|v| v.version()).collect(),
+            inputs: SmallVec::new(),
+            versions: SmallVec::new(),
         };
+        for &v in inputs {
+            grad_fn.inputs.push(v.clone());
+            grad_fn.versions.push(v.version());
+        }
         Self::new_node(value, Kind::Op(op), true, Some(grad_fn))
     }
 

@@ -288,7 +288,28 @@ impl<T: Float> Var<T> {
             self,
             "relu",
             |x| if x > T::ZERO { x } else { T::ZERO },
-            |c: &Ctx<'_, T>| single(c.grad.mul(&mask(&c.inputs[0], |x| x > T::ZERO))?),
+            |c: &Ctx<'_, T>| single(c.grad.relu_backward(&c.inputs[0])?),
+        )
+    }
+
+    /// The gradient of ReLU in one pass: `self ⊙ 1[x > 0]` (`self` is the
+    /// incoming gradient). Linear in `self`, so its own gradient is the same op
+    /// applied to the incoming `u`; the mask is piecewise constant in x, so x
+    /// gets none.
+    fn relu_backward(&self, x: &Var<T>) -> Result<Var<T>> {
+        binary(
+            self,
+            x,
+            "relu_backward",
+            |g, x| if x > T::ZERO { g } else { T::ZERO },
+            |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+                let gg = if c.needs(0) {
+                    Some(c.grad.relu_backward(&c.inputs[1])?)
+                } else {
+                    None
+                };
+                Ok(smallvec![gg, None])
+            },
         )
     }
 

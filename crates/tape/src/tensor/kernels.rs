@@ -1,6 +1,8 @@
 //! The loops under every op: elementwise maps, broadcasting zips and sums over axes.
 //! Large same-shape work is split across threads with rayon.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::Tensor;
@@ -13,31 +15,21 @@ use crate::shape::{self, Shape};
 pub const PAR_THRESHOLD: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
-/// Applies `f` to consecutive chunks of `out` and `input` in parallel for large data.
-fn par_map_into<T: Float>(out: &mut [T], input: &[T], f: impl Fn(T) -> T + Sync) {
-    if out.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(CHUNK)
-            .zip(input.par_chunks(CHUNK))
-            .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &x)| *o = f(x)));
-    } else {
-        out.iter_mut().zip(input).for_each(|(o, &x)| *o = f(x));
-    }
-}
-
-fn par_zip_into<T: Float>(out: &mut [T], a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) {
-    if out.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-            .for_each(|(o, (a, b))| {
-                for i in 0..o.len() {
-                    o[i] = f(a[i], b[i]);
-                }
-            });
-    } else {
-        for i in 0..out.len() {
-            out[i] = f(a[i], b[i]);
-        }
-    }
+/// A vector of `len` elements written chunk by chunk on the rayon pool:
+/// `write(start, chunk)` must write every slot of `chunk`, which holds elements
+/// `start..start + chunk.len()`. No zero fill before the real values.
+fn par_collect<T: Float>(
+    len: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, chunk)| write(c * CHUNK, chunk));
+    // SAFETY: the chunks cover slots 0..len and `write` initialized each one.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// Calls `f(out_offset, a_offset, b_offset)` for every element of a broadcast
@@ -68,6 +60,24 @@ fn for_each_broadcast(
     }
 }
 
+/// Whether `block`, without its leading 1s, is the trailing part of `full`: then
+/// broadcasting it to `full` repeats its elements as whole rows.
+fn is_trailing_block(block: &[usize], full: &[usize]) -> bool {
+    let first = block.iter().position(|&d| d != 1).unwrap_or(block.len());
+    let block = &block[first..];
+    !block.is_empty() && full.ends_with(block)
+}
+
+/// `f(full[i], block[i mod block.len()])`: a broadcast of a trailing block (a
+/// bias row, say) as contiguous row loops the compiler vectorizes.
+fn repeat_rows<T: Float>(full: &[T], block: &[T], f: impl Fn(T, T) -> T) -> Vec<T> {
+    let mut out = Vec::with_capacity(full.len());
+    for row in full.chunks_exact(block.len()) {
+        out.extend(row.iter().zip(block).map(|(&x, &y)| f(x, y)));
+    }
+    out
+}
+
 impl<T: Float> Tensor<T> {
     /// A new tensor with `f` applied to every element.
     ///
@@ -76,12 +86,18 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(t.data(), &[0.0, 1.0, 4.0]);
     /// ```
     pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Self {
-        if self.numel() < PAR_THRESHOLD {
-            let out = self.data().iter().map(|&x| f(x)).collect();
-            return Self::from_parts(out, Shape::from_slice(&self.shape));
-        }
-        let mut out = vec![T::ZERO; self.numel()];
-        par_map_into(&mut out, self.data(), f);
+        // Collected rather than written into a zero-filled buffer: the fill
+        // would be a second pass over memory that is about to be overwritten.
+        let out = if self.numel() < PAR_THRESHOLD {
+            self.data().iter().map(|&x| f(x)).collect()
+        } else {
+            par_collect(self.numel(), |start, out| {
+                let src = &self.data()[start..start + out.len()];
+                out.iter_mut().zip(src).for_each(|(o, &x)| {
+                    o.write(f(x));
+                });
+            })
+        };
         Self::from_parts(out, Shape::from_slice(&self.shape))
     }
 
@@ -94,8 +110,17 @@ impl<T: Float> Tensor<T> {
         f: impl Fn(T, T) -> T + Sync,
     ) -> Result<Self> {
         if self.shape == other.shape {
-            let mut out = vec![T::ZERO; self.numel()];
-            par_zip_into(&mut out, self.data(), other.data(), f);
+            let (a, b) = (self.data(), other.data());
+            let out = if a.len() < PAR_THRESHOLD {
+                a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+            } else {
+                par_collect(a.len(), |start, out| {
+                    let (a, b) = (&a[start..][..out.len()], &b[start..][..out.len()]);
+                    for i in 0..out.len() {
+                        out[i].write(f(a[i], b[i]));
+                    }
+                })
+            };
             return Ok(Self::from_parts(out, Shape::from_slice(&self.shape)));
         }
         let out_shape = shape::broadcast_shapes(op, &self.shape, &other.shape)?;
@@ -106,6 +131,14 @@ impl<T: Float> Tensor<T> {
         if self.numel() == 1 && out_shape == other.shape {
             let a = self.data()[0];
             return Ok(other.map(|b| f(a, b)));
+        }
+        if out_shape == self.shape && is_trailing_block(&other.shape, &out_shape) {
+            let out = repeat_rows(self.data(), other.data(), &f);
+            return Ok(Self::from_parts(out, out_shape));
+        }
+        if out_shape == other.shape && is_trailing_block(&self.shape, &out_shape) {
+            let out = repeat_rows(other.data(), self.data(), |b, a| f(a, b));
+            return Ok(Self::from_parts(out, out_shape));
         }
         let sa = shape::broadcast_strides(&self.shape, &out_shape);
         let sb = shape::broadcast_strides(&other.shape, &out_shape);

@@ -1,0 +1,293 @@
+//! The speed benchmark of issue 6, one workload per process, one JSON line per
+//! figure: `{"fw": "tapegrad", "wl": "W1", "metric": "ms_step", "value": 4.2}`.
+//! `benches/torch_twin.py` runs the same workloads in PyTorch and
+//! `benches/compare.py` runs both in alternation.
+//!
+//! - W1: MLP 784-512-512-10, ReLU, cross-entropy, Adam, batch 128, f32.
+//! - W2: CNN conv 5×5×32 → ReLU → pool 2 → conv 3×3×64 → ReLU → pool 2 →
+//!   linear 1600→10, cross-entropy, Adam, batch 64, f32.
+//! - W3: a 16-element parameter through 10 000 alternating `x * 1.0001` and
+//!   `x + 0.0001`, sum, backward (graph release included).
+//! - W4: f32 GEMM 1024³ and 256×784×512 into a preallocated output.
+//! - W5: one Adam step on a 10 M-element f32 parameter, gradient given.
+//!
+//! Run: `cargo run --release --example bench -- W1 [--steps N] [--memory]`.
+//! `--steps N` times N steps instead of 50; `--memory` (W1, W2) also prints the
+//! peak resident set size (VmHWM) after the first 10 and after all steps, and
+//! the bytes held by parameters, gradients, Adam's moments and the activations
+//! the graph saves.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tapegrad::nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, Relu, Sequential, cross_entropy};
+use tapegrad::optim::{Adam, AdamConfig, Optimizer};
+use tapegrad::tape::tensor::gemm::{Layout, matmul_into};
+use tapegrad::tape::{Tensor, Var};
+
+/// A graph of small tensors is many small allocations; mimalloc serves them
+/// faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+unsafe extern "C" {
+    /// mimalloc's option setter (linked in with the allocator).
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// `mi_option_purge_delay` in mimalloc 3's option enum.
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+/// Keeps freed pages mapped: by default mimalloc returns them to the OS after
+/// 10 ms, and a training step, which frees and reallocates the same multi-MB
+/// activations every few milliseconds, then faults every page back in (the
+/// kernel zeroes each one). Equivalent to `MIMALLOC_PURGE_DELAY=-1`.
+fn keep_freed_pages() {
+    // SAFETY: a plain setter of an integer option; any value is accepted.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
+const WARMUP: usize = 10;
+const STEPS: usize = 50;
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn emit(wl: &str, metric: &str, value: f64) {
+    println!(
+        "{{\"fw\": \"tapegrad\", \"wl\": \"{wl}\", \"metric\": \"{metric}\", \"value\": {value:.4}}}"
+    );
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Median milliseconds of `steps` calls after `warmup` untimed ones.
+fn timed_ms(warmup: usize, steps: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    median(
+        (0..steps)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
+}
+
+/// The peak resident set size of this process so far, in MiB (Linux).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+struct Options {
+    steps: usize,
+    memory: bool,
+}
+
+/// Times a training step (forward, cross-entropy, backward, Adam) and the
+/// optimizer step alone.
+fn train(
+    wl: &str,
+    model: &dyn Module<f32>,
+    x: &Var<f32>,
+    labels: &[usize],
+    activations: usize,
+    opts: &Options,
+) -> Result<(), BoxError> {
+    let params = model.parameters();
+    let cfg = AdamConfig {
+        lr: 1e-3,
+        eps: 1e-8,
+        ..Default::default()
+    };
+    let mut opt = Adam::new(params.clone(), cfg)?;
+    let mut step = || -> Result<(), BoxError> {
+        opt.zero_grad();
+        let loss = cross_entropy(&model.forward(x)?, labels)?;
+        loss.backward()?;
+        opt.step()?;
+        Ok(())
+    };
+    let mut failure = None;
+    let ms_step = timed_ms(WARMUP, opts.steps, || {
+        if let Err(e) = step() {
+            failure.get_or_insert(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    emit(wl, "ms_step", ms_step);
+    if opts.memory {
+        memory_figures(wl, &params, activations);
+    }
+    let ms_opt = timed_ms(WARMUP, opts.steps, || {
+        opt.step().expect("the gradients are still there");
+    });
+    emit(wl, "ms_opt", ms_opt);
+    Ok(())
+}
+
+/// Peak RSS and the bytes the training state must hold: parameters, their
+/// gradients, Adam's two moments, and `activations` saved f32 elements.
+fn memory_figures(wl: &str, params: &[Var<f32>], activations: usize) {
+    let numel: usize = params.iter().map(Var::numel).sum();
+    let mib = |elements: usize| (elements * 4) as f64 / (1024.0 * 1024.0);
+    emit(wl, "state_mib", mib(4 * numel + activations));
+    emit(wl, "peak_rss_mib", peak_rss_mib());
+}
+
+fn w1(opts: &Options) -> Result<(), BoxError> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = Sequential::new()
+        .push(Linear::new(784, 512, &mut rng))
+        .push(Relu)
+        .push(Linear::new(512, 512, &mut rng))
+        .push(Relu)
+        .push(Linear::new(512, 10, &mut rng));
+    let x = Var::constant(Tensor::rand_normal(&[128, 784], 0.0, 1.0, &mut rng));
+    let labels: Vec<usize> = (0..128).map(|_| rng.random_range(0..10)).collect();
+    // Saved by the graph: the input, two pre-activations, two ReLU outputs, the logits.
+    let activations = 128 * (784 + 4 * 512 + 10);
+    train("W1", &model, &x, &labels, activations, opts)
+}
+
+fn w2(opts: &Options) -> Result<(), BoxError> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = Sequential::new()
+        .push(Conv2d::new(1, 32, 5, &mut rng))
+        .push(Relu)
+        .push(MaxPool2d::new(2))
+        .push(Conv2d::new(32, 64, 3, &mut rng))
+        .push(Relu)
+        .push(MaxPool2d::new(2))
+        .push(Flatten)
+        .push(Linear::new(1600, 10, &mut rng));
+    let x = Var::constant(Tensor::rand_normal(&[64, 1, 28, 28], 0.0, 1.0, &mut rng));
+    let labels: Vec<usize> = (0..64).map(|_| rng.random_range(0..10)).collect();
+    // Input, conv1 out and ReLU (32×24×24 each), pool1 (32×12×12), conv2 out and
+    // ReLU (64×10×10 each), pool2 (1600), logits.
+    let activations = 64 * (784 + 2 * 32 * 576 + 32 * 144 + 2 * 64 * 100 + 1600 + 10);
+    train("W2", &model, &x, &labels, activations, opts)
+}
+
+fn w3(opts: &Options) -> Result<(), BoxError> {
+    const OPS: usize = 10_000;
+    let runs = WARMUP + opts.steps;
+    let x = Var::parameter(Tensor::<f32>::ones(&[16]));
+    let (mut fwd, mut bwd, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let start = Instant::now();
+        let mut y = x.clone();
+        for i in 0..OPS {
+            y = if i % 2 == 0 { &y * 1.0001 } else { &y + 0.0001 };
+        }
+        let loss = y.sum();
+        drop(y);
+        let mid = Instant::now();
+        loss.backward()?;
+        drop(loss);
+        let end = Instant::now();
+        x.zero_grad();
+        if run >= WARMUP {
+            let per_op = |d: std::time::Duration| d.as_nanos() as f64 / OPS as f64;
+            fwd.push(per_op(mid - start));
+            bwd.push(per_op(end - mid));
+            total.push(per_op(end - start));
+        }
+    }
+    emit("W3", "ns_per_op", median(total));
+    emit("W3", "fwd_ns_per_op", median(fwd));
+    emit("W3", "bwd_ns_per_op", median(bwd));
+    Ok(())
+}
+
+fn w4() {
+    for ((m, k, n), metric) in [
+        ((1024, 1024, 1024), "gflops_1024^3"),
+        ((256, 784, 512), "gflops_256x784x512"),
+    ] {
+        let mut rng = StdRng::seed_from_u64(0);
+        let a = Tensor::<f32>::rand_normal(&[m, k], 0.0, 1.0, &mut rng);
+        let b = Tensor::<f32>::rand_normal(&[k, n], 0.0, 1.0, &mut rng);
+        let mut out = vec![0.0f32; m * n];
+        let ms = timed_ms(5, 30, || {
+            let (a, b) = (a.data(), b.data());
+            matmul_into(
+                m,
+                k,
+                n,
+                a,
+                Layout::Normal,
+                b,
+                Layout::Normal,
+                &mut out,
+                false,
+            );
+            black_box(&mut out);
+        });
+        emit("W4", metric, 2.0 * (m * n * k) as f64 / (ms * 1e-3) / 1e9);
+    }
+}
+
+fn w5() -> Result<(), BoxError> {
+    const N: usize = 10_000_000;
+    let mut rng = StdRng::seed_from_u64(0);
+    let param = Var::parameter(Tensor::<f32>::rand_normal(&[N], 0.0, 1.0, &mut rng));
+    param.set_grad(Some(Tensor::rand_normal(&[N], 0.0, 1.0, &mut rng)));
+    let mut opt = Adam::new(vec![param], AdamConfig::default())?;
+    let ms = timed_ms(5, 30, || opt.step().expect("the gradient is there"));
+    emit("W5", "ms_step", ms);
+    emit("W5", "GBps", 28.0 * N as f64 / (ms * 1e-3) / 1e9);
+    Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        keep_freed_pages();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let steps = args
+        .iter()
+        .position(|a| a == "--steps")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(STEPS);
+    let opts = Options {
+        steps,
+        memory: args.iter().any(|a| a == "--memory"),
+    };
+    let workloads: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| a.starts_with('W'))
+        .collect();
+    for wl in if workloads.is_empty() {
+        vec!["W1", "W2", "W3", "W4", "W5"]
+    } else {
+        workloads
+    } {
+        match wl {
+            "W1" => w1(&opts)?,
+            "W2" => w2(&opts)?,
+            "W3" => w3(&opts)?,
+            "W4" => w4(),
+            "W5" => w5()?,
+            other => return Err(format!("unknown workload {other} (W1..W5)").into()),
+        }
+    }
+    Ok(())
+}
