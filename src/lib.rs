@@ -52,6 +52,8 @@ pub use tapegrad_optim as optim;
 pub use tapegrad_tape as tape;
 
 #[cfg(feature = "train")]
+pub mod experiments;
+#[cfg(feature = "train")]
 pub mod train;
 
 /// The README's Rust examples, compiled and run as doctests.
