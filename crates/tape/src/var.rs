@@ -39,6 +39,11 @@ pub fn with_grad_mode<R>(enabled: bool, f: impl FnOnce() -> R) -> R {
 /// Runs `f` without recording: results of ops inside are constants. Optimizers
 /// and evaluation loops use it so that no graph is built.
 ///
+/// The mode belongs to the calling thread. A rayon worker that waits inside `f`
+/// may run other queued rayon jobs, which then see recording off: run whole
+/// training runs on separate threads (`std::thread`), not as jobs of one pool
+/// that also evaluates under `no_grad`.
+///
 /// ```
 /// use tapegrad_tape::{no_grad, Tensor, Var};
 /// let w = Var::parameter(Tensor::<f64>::ones(&[2]));
