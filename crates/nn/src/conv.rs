@@ -163,35 +163,47 @@ impl PoolGeometry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaxPool2d(PoolGeometry);
 
-impl MaxPool2d {
-    /// A window of `kernel` (one value or (k_h, k_w)), stride = kernel, no padding.
-    pub fn new(kernel: impl IntoPair) -> Self {
-        Self(PoolGeometry::new(kernel.into_pair()))
-    }
+/// The builder and `Module` impl shared by the two pooling layers: they differ
+/// only in the op their forward calls.
+macro_rules! pooling_layer {
+    ($layer:ident, $op:ident, $padding_doc:literal) => {
+        impl $layer {
+            /// A window of `kernel` (one value or (k_h, k_w)), stride = kernel, no padding.
+            pub fn new(kernel: impl IntoPair) -> Self {
+                Self(PoolGeometry::new(kernel.into_pair()))
+            }
 
-    /// Sets the stride.
-    pub fn stride(mut self, stride: impl IntoPair) -> Self {
-        self.0.stride = stride.into_pair();
-        self
-    }
+            /// Sets the stride.
+            pub fn stride(mut self, stride: impl IntoPair) -> Self {
+                self.0.stride = stride.into_pair();
+                self
+            }
 
-    /// Sets the padding (implicit −∞ on each side).
-    pub fn padding(mut self, padding: impl IntoPair) -> Self {
-        self.0.padding = padding.into_pair();
-        self
-    }
+            #[doc = $padding_doc]
+            pub fn padding(mut self, padding: impl IntoPair) -> Self {
+                self.0.padding = padding.into_pair();
+                self
+            }
+        }
+
+        impl<T: Float> Module<T> for $layer {
+            fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+                let PoolGeometry {
+                    kernel,
+                    stride,
+                    padding,
+                } = self.0;
+                Ok(x.$op(kernel, stride, padding)?)
+            }
+        }
+    };
 }
 
-impl<T: Float> Module<T> for MaxPool2d {
-    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        let PoolGeometry {
-            kernel,
-            stride,
-            padding,
-        } = self.0;
-        Ok(x.max_pool2d(kernel, stride, padding)?)
-    }
-}
+pooling_layer!(
+    MaxPool2d,
+    max_pool2d,
+    "Sets the padding (implicit −∞ on each side)."
+);
 
 /// Average pooling, as `torch.nn.AvgPool2d` (padding zeros count in the
 /// average): y[n, c, i, j] = (1 / (k_h k_w)) Σ_u Σ_v x[n, c, s_h i + u − p_h,
@@ -207,32 +219,4 @@ impl<T: Float> Module<T> for MaxPool2d {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AvgPool2d(PoolGeometry);
 
-impl AvgPool2d {
-    /// A window of `kernel` (one value or (k_h, k_w)), stride = kernel, no padding.
-    pub fn new(kernel: impl IntoPair) -> Self {
-        Self(PoolGeometry::new(kernel.into_pair()))
-    }
-
-    /// Sets the stride.
-    pub fn stride(mut self, stride: impl IntoPair) -> Self {
-        self.0.stride = stride.into_pair();
-        self
-    }
-
-    /// Sets the zero padding.
-    pub fn padding(mut self, padding: impl IntoPair) -> Self {
-        self.0.padding = padding.into_pair();
-        self
-    }
-}
-
-impl<T: Float> Module<T> for AvgPool2d {
-    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        let PoolGeometry {
-            kernel,
-            stride,
-            padding,
-        } = self.0;
-        Ok(x.avg_pool2d(kernel, stride, padding)?)
-    }
-}
+pooling_layer!(AvgPool2d, avg_pool2d, "Sets the zero padding.");
