@@ -81,38 +81,128 @@ pub fn matmul_into<T: Float>(
         }
         return;
     }
-    let (a_rs, a_cs) = a_layout.strides(m, k);
-    let (b_rs, b_cs) = b_layout.strides(k, n);
-    let parallelism = if m * n * k >= PARALLEL_FLOPS && rayon::current_num_threads() > 1 {
-        Parallelism::Rayon(0)
-    } else {
-        Parallelism::None
+    let operands = Operands {
+        a: a.as_ptr(),
+        a_strides: a_layout.strides(m, k),
+        b: b.as_ptr(),
+        b_strides: b_layout.strides(k, n),
+        out: out.as_mut_ptr(),
+        out_row_stride: n,
     };
-    // SAFETY: every pointer is valid for the strides and extents given (checked
+    let threads = rayon::current_num_threads();
+    // SAFETY: the pointers are valid for the strides and extents given (checked
     // by the assertion above), `out` does not alias `a` or `b` (a `&mut` and two
-    // `&` borrows), and T is f32 or f64, which the crate supports.
+    // `&` borrows), and the borrows outlive the call.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            T::ONE,
-            T::ONE,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+        if m * n * k >= PARALLEL_FLOPS && threads > 1 {
+            operands.gemm_in_blocks(m, k, n, threads, accumulate);
+        } else {
+            operands.gemm(m, k, n, accumulate);
+        }
+    }
+}
+
+/// A column block of a threaded product starts at a multiple of this many
+/// columns (a 64-byte cache line of f32); rows are split instead when the
+/// result has fewer than `2 · BLOCK_COLUMNS` columns a thread.
+const BLOCK_COLUMNS: usize = 16;
+
+/// Raw operands of one product: `out = op(A)·op(B)` with A `m × k` at `a`,
+/// B `k × n` at `b`, given as (row stride, column stride), and `out` row-major
+/// with `out_row_stride` elements between rows.
+#[derive(Clone, Copy)]
+struct Operands<T> {
+    a: *const T,
+    a_strides: (isize, isize),
+    b: *const T,
+    b_strides: (isize, isize),
+    out: *mut T,
+    out_row_stride: usize,
+}
+
+// SAFETY: the pointers are only dereferenced inside `gemm`, on blocks of `out`
+// that no other thread writes, while the borrows behind them are held by the
+// caller of `matmul_into`; `T` (f32, f64) is Send + Sync.
+unsafe impl<T: Send> Send for Operands<T> {}
+unsafe impl<T: Sync> Sync for Operands<T> {}
+
+impl<T: Float> Operands<T> {
+    /// The product on the calling thread.
+    ///
+    /// # Safety
+    /// The pointers must be valid for an `m × k · k × n` product with their
+    /// strides, and `out` must alias neither operand.
+    unsafe fn gemm(self, m: usize, k: usize, n: usize, accumulate: bool) {
+        let (a_rs, a_cs) = self.a_strides;
+        let (b_rs, b_cs) = self.b_strides;
+        // SAFETY: forwarded from the caller; T is f32 or f64, which the crate supports.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                self.out,
+                1,
+                self.out_row_stride as isize,
+                accumulate,
+                self.a,
+                a_cs,
+                a_rs,
+                self.b,
+                b_cs,
+                b_rs,
+                T::ONE,
+                T::ONE,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
+    }
+
+    /// The product cut into `threads` blocks of columns (rows for a narrow
+    /// result), one single-threaded GEMM each on the pool. One fork-join per
+    /// product: the crate's own threading forks twice per depth block (packing,
+    /// then the kernel) and measured 8–12 % slower at 256×784×512 and
+    /// 128×784×512 on 2 cores (docs/performance.md).
+    ///
+    /// # Safety
+    /// As for [`Operands::gemm`].
+    unsafe fn gemm_in_blocks(self, m: usize, k: usize, n: usize, threads: usize, accumulate: bool) {
+        let by_columns = n >= 2 * BLOCK_COLUMNS * threads;
+        let (len, unit) = if by_columns {
+            (n, BLOCK_COLUMNS)
+        } else {
+            (m, 1)
+        };
+        let bound = |j: usize| {
+            if j == threads {
+                len
+            } else {
+                (j * len / threads) / unit * unit
+            }
+        };
+        (0..threads).into_par_iter().for_each(|j| {
+            let (start, end) = (bound(j), bound(j + 1));
+            if start == end {
+                return;
+            }
+            let mut block = self;
+            // SAFETY: the offsets stay inside the operands (start < len), and the
+            // blocks of `out` (columns or rows start..end) are disjoint.
+            unsafe {
+                if by_columns {
+                    block.b = self.b.offset(start as isize * self.b_strides.1);
+                    block.out = self.out.add(start);
+                    block.gemm(m, k, end - start, accumulate);
+                } else {
+                    block.a = self.a.offset(start as isize * self.a_strides.0);
+                    block.out = self.out.add(start * self.out_row_stride);
+                    block.gemm(end - start, k, n, accumulate);
+                }
+            }
+        });
     }
 }
 
@@ -385,6 +475,36 @@ mod tests {
                 matmul_into(m, k, n, a, la, b, lb, &mut out, true);
                 for (x, y) in out.iter().zip(&expected) {
                     assert!((x - 2.0 * y).abs() < 1e-12, "accumulate {la:?} {lb:?}");
+                }
+            }
+        }
+    }
+
+    /// Above `PARALLEL_FLOPS` the product is cut into column blocks (wide
+    /// results) or row blocks (narrow ones), on 3 threads so the blocks are
+    /// uneven; every layout, and accumulation, must still give the product.
+    #[test]
+    fn threaded_blocks_match_the_naive_product() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for (m, k, n) in [(150, 300, 101), (1000, 150, 29)] {
+            assert!(m * k * n >= PARALLEL_FLOPS);
+            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+            let expected = naive(m, k, n, &a, &b);
+            let (at, bt) = (transpose(m, k, &a), transpose(k, n, &b));
+            for (a, la) in [(&a, Layout::Normal), (&at, Layout::Transposed)] {
+                for (b, lb) in [(&b, Layout::Normal), (&bt, Layout::Transposed)] {
+                    let mut out = vec![1.0; m * n];
+                    pool.install(|| matmul_into(m, k, n, a, la, b, lb, &mut out, true));
+                    for (i, (x, y)) in out.iter().zip(&expected).enumerate() {
+                        assert!(
+                            (x - 1.0 - y).abs() < 1e-9,
+                            "{m}x{k}x{n} {la:?} {lb:?} at {i}"
+                        );
+                    }
                 }
             }
         }
