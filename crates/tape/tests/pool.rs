@@ -299,6 +299,15 @@ fn errors_name_the_problem() {
         ),
         "{e}"
     );
+    // Positions are kept as u32 within a plane; an empty batch of huge planes
+    // is a cheap way to ask for more.
+    let huge = Var::constant(Tensor::<f32>::zeros(&[0, 1, 65536, 65537]));
+    let e = huge.max_pool2d((2, 2), (2, 2), (0, 0)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "max_pool2d: invalid argument input = [0, 1, 65536, 65537]: \
+         each H·W plane must hold at most 4294967295 elements"
+    );
     let flat = Var::constant(Tensor::<f64>::zeros(&[4, 4]));
     let e = flat.max_pool2d((2, 2), (2, 2), (0, 0)).unwrap_err();
     assert_eq!(

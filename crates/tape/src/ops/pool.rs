@@ -13,11 +13,12 @@ use super::{Ctx, Grads};
 use crate::error::Result;
 use crate::float::Float;
 use crate::shape::Shape;
+use crate::tensor::PlaneIndex;
 use crate::var::Var;
 
 /// For each `[N, C]` plane of a pooled tensor, the position of each max in
 /// the input plane (row-major, `0..H·W`).
-type Argmax = Arc<Vec<usize>>;
+type Argmax = Arc<Vec<PlaneIndex>>;
 
 /// `out[q, j] = x[q, index[q, j]]`: the input-shaped `x` read at the argmax
 /// positions. ∂x = scatter of g to those positions.

@@ -10,6 +10,8 @@
 
 mod pool;
 
+pub(crate) use pool::PlaneIndex;
+
 use rayon::prelude::*;
 
 use super::Tensor;

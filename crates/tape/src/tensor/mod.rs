@@ -14,6 +14,7 @@ use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
 
+pub(crate) use conv::PlaneIndex;
 pub use kernels::PAR_THRESHOLD;
 
 /// An n-dimensional array of `f32` or `f64`, row-major and contiguous.

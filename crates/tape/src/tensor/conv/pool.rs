@@ -1,6 +1,9 @@
 //! Pooling kernels on NCHW images: max pooling with the positions of the
 //! maxima, the gather and scatter-add at those positions, average pooling and
 //! its adjoint. Every loop runs plane by plane (one image and channel).
+//!
+//! A position is a `u32` within its `H·W` plane: half the memory of a `usize`,
+//! and the positions stay alive with the graph until backward.
 
 use rayon::prelude::*;
 
@@ -8,6 +11,9 @@ use super::{Geometry, check_grad_shape, invalid, out_extent, require_rank4, vali
 use crate::error::Result;
 use crate::float::Float;
 use crate::tensor::{PAR_THRESHOLD, Tensor};
+
+/// A position within one `H·W` input plane.
+pub(crate) type PlaneIndex = u32;
 
 /// Checks a pooling of an `x_shape` input: rank 4, and as PyTorch, padding at
 /// most half the kernel (so every window holds at least one input element).
@@ -19,6 +25,17 @@ fn pool_geometry(
     padding: (usize, usize),
 ) -> Result<Geometry> {
     require_rank4(op, "input", x_shape)?;
+    if x_shape[2].saturating_mul(x_shape[3]) > PlaneIndex::MAX as usize {
+        return Err(invalid(
+            op,
+            "input",
+            format!("{x_shape:?}"),
+            format!(
+                "each H·W plane must hold at most {} elements",
+                PlaneIndex::MAX
+            ),
+        ));
+    }
     for (k, p) in [(kernel.0, padding.0), (kernel.1, padding.1)] {
         if p > k / 2 {
             return Err(invalid(
@@ -78,7 +95,7 @@ fn max_pool_plane<T: Float, const NAN: bool>(
     cols: &[(usize, usize)],
     src: &[T],
     vals: &mut [T],
-    idx: &mut [usize],
+    idx: &mut [PlaneIndex],
 ) {
     for oh in 0..geo.ho {
         let (r0, r1) = window(oh, geo.sh, geo.ph, geo.kh, geo.h);
@@ -105,7 +122,7 @@ fn max_pool_plane<T: Float, const NAN: bool>(
                 }
             }
             *val = src[at];
-            *i = at;
+            *i = at as PlaneIndex;
         }
     }
 }
@@ -115,7 +132,7 @@ fn max_pool_plane<T: Float, const NAN: bool>(
 /// [`max_pool_plane`] for the common 2×2 window, stride 2, no padding, on a
 /// plane without NaN: four loads and three compares per output, in the same
 /// scan order (strictly greater, so the first maximum wins).
-fn max_pool_plane_2x2<T: Float>(geo: &Geometry, src: &[T], vals: &mut [T], idx: &mut [usize]) {
+fn max_pool_plane_2x2<T: Float>(geo: &Geometry, src: &[T], vals: &mut [T], idx: &mut [PlaneIndex]) {
     let w = geo.w;
     let rows = vals
         .chunks_exact_mut(geo.wo)
@@ -131,7 +148,7 @@ fn max_pool_plane_2x2<T: Float>(geo: &Geometry, src: &[T], vals: &mut [T], idx: 
                 m = if v > m { v } else { m };
             }
             *val = m;
-            *i = at;
+            *i = at as PlaneIndex;
         }
     }
 }
@@ -166,18 +183,26 @@ impl<T: Float> Tensor<T> {
         kernel: (usize, usize),
         stride: (usize, usize),
         padding: (usize, usize),
-    ) -> Result<(Tensor<T>, Vec<usize>)> {
+    ) -> Result<(Tensor<T>, Vec<PlaneIndex>)> {
         let geo = pool_geometry("max_pool2d", self.shape(), kernel, stride, padding)?;
         let (plane, p) = (geo.h * geo.w, geo.p());
+        if plane > PlaneIndex::MAX as usize {
+            return Err(invalid(
+                "max_pool2d",
+                "input",
+                format!("{:?}", self.shape()),
+                format!("each H·W plane must hold at most {} elements", PlaneIndex::MAX),
+            ));
+        }
         let x = self.data();
         let mut best = vec![T::ZERO; geo.n * geo.out_len()];
-        let mut index = vec![0usize; best.len()];
+        let mut index: Vec<PlaneIndex> = vec![0; best.len()];
         let work = self.numel() + best.len();
         let cols: Vec<(usize, usize)> = (0..geo.wo)
             .map(|ow| window(ow, geo.sw, geo.pw, geo.kw, geo.w))
             .collect();
         let halving = (kernel, stride, padding) == ((2, 2), (2, 2), (0, 0));
-        let scan = |q: usize, vals: &mut [T], idx: &mut [usize]| {
+        let scan = |q: usize, vals: &mut [T], idx: &mut [PlaneIndex]| {
             let src = &x[q * plane..][..plane];
             // A fold without early exit, so that it vectorizes.
             if src.iter().fold(false, |nan, v| nan | v.is_nan()) {
@@ -207,7 +232,7 @@ impl<T: Float> Tensor<T> {
     /// `out[q, j] = self[q, index[q, j]]` for each `[N, C]` plane `q`: reads
     /// the pooled positions out of an input-shaped tensor (`out_shape` is the
     /// pooled shape).
-    pub(crate) fn gather_planes(&self, index: &[usize], out_shape: &[usize]) -> Tensor<T> {
+    pub(crate) fn gather_planes(&self, index: &[PlaneIndex], out_shape: &[usize]) -> Tensor<T> {
         let planes = out_shape[0] * out_shape[1];
         let (in_plane, out_plane) = (self.numel() / planes.max(1), index.len() / planes.max(1));
         let x = self.data();
@@ -215,7 +240,7 @@ impl<T: Float> Tensor<T> {
         for_planes(&mut out, out_plane, index.len(), |q, o| {
             let src = &x[q * in_plane..][..in_plane];
             for (v, &i) in o.iter_mut().zip(&index[q * out_plane..]) {
-                *v = src[i];
+                *v = src[i as usize];
             }
         });
         Tensor::from_parts(out, out_shape.into())
@@ -223,7 +248,7 @@ impl<T: Float> Tensor<T> {
 
     /// The adjoint of [`Tensor::gather_planes`]: `out[q, index[q, j]] += self[q, j]`
     /// into zeros of `in_shape` (overlapping windows add up).
-    pub(crate) fn scatter_planes(&self, index: &[usize], in_shape: &[usize]) -> Tensor<T> {
+    pub(crate) fn scatter_planes(&self, index: &[PlaneIndex], in_shape: &[usize]) -> Tensor<T> {
         let planes = in_shape[0] * in_shape[1];
         let in_plane = in_shape[2] * in_shape[3];
         let out_plane = index.len() / planes.max(1);
@@ -232,7 +257,7 @@ impl<T: Float> Tensor<T> {
         for_planes(&mut out, in_plane, planes * in_plane, |q, o| {
             let src = &g[q * out_plane..][..out_plane];
             for (&v, &i) in src.iter().zip(&index[q * out_plane..]) {
-                o[i] += v;
+                o[i as usize] += v;
             }
         });
         Tensor::from_parts(out, in_shape.into())
