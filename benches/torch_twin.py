@@ -4,6 +4,7 @@ Same workloads, same sizes, same step counts; prints one JSON line per figure:
 {"fw": "torch", "wl": "W1", "metric": "ms_step", "value": 6.4}
 
     python3 benches/torch_twin.py W1
+    python3 benches/torch_twin.py W2 --steps 1000 --memory   # also peak RSS (VmHWM)
 """
 import json
 import statistics
@@ -20,7 +21,16 @@ def emit(wl, metric, value):
     print(json.dumps({"fw": "torch", "wl": wl, "metric": metric, "value": round(value, 4)}), flush=True)
 
 
-def timed_steps(step, warmup=WARMUP, steps=STEPS):
+def peak_rss_mib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def timed_steps(step, warmup=WARMUP, steps=None):
+    steps = STEPS if steps is None else steps
     for _ in range(warmup):
         step()
     times = []
@@ -41,7 +51,11 @@ def train_workload(wl, model, x, y):
         loss.backward()
         opt.step()
 
+    if MEMORY:
+        emit(wl, "rss_before_training_mib", peak_rss_mib())
     emit(wl, "ms_step", timed_steps(step))
+    if MEMORY:
+        emit(wl, "peak_rss_at_end_mib", peak_rss_mib())
     emit(wl, "ms_opt", timed_steps(opt.step))
 
 
@@ -114,6 +128,10 @@ def w5():
 
 if __name__ == "__main__":
     workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5}
-    for name in sys.argv[1:] or list(workloads):
+    args = sys.argv[1:]
+    MEMORY = "--memory" in args
+    if "--steps" in args:
+        STEPS = int(args[args.index("--steps") + 1])
+    for name in [a for a in args if a in workloads] or list(workloads):
         with torch.no_grad() if name in ("W4",) else torch.enable_grad():
             workloads[name]()

@@ -4,6 +4,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use smallvec::SmallVec;
@@ -88,6 +89,9 @@ fn apply_rule<T: Float>(
             });
         }
     }
+    if !retain && !grad_fn.rule.reads_output() {
+        release_value(node);
+    }
     let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
     for v in &grad_fn.inputs {
         needs.push(v.requires_grad() && v.0.id >= min_id);
@@ -114,6 +118,17 @@ fn apply_rule<T: Float>(
         guard.take();
     }
     Ok(())
+}
+
+/// Frees the value of an op result whose rule is about to run without reading
+/// it, when nothing but the engine can reach the node: no `Var` or `WeakVar`
+/// of the user's, and no consumer (their rules have run and released it). Its
+/// shape stays; the node is dropped once the rule is done.
+fn release_value<T: Float>(node: &Var<T>) {
+    if Arc::strong_count(&node.0) == 1 && Arc::weak_count(&node.0) == 0 {
+        let mut value = node.0.value.write().unwrap_or_else(|e| e.into_inner());
+        *value = Tensor::from_parts(Vec::new(), smallvec::smallvec![0]);
+    }
 }
 
 /// The nodes waiting for their rule, each with the sum of the gradients

@@ -344,6 +344,23 @@ impl<T: Float> Var<T> {
         Ok(())
     }
 
+    /// The value of a constant that nothing else can reach (no clone, no
+    /// `WeakVar`), taken out so that an op can write its result over it; the
+    /// var keeps its shape and an empty value. `None` for a parameter, an op
+    /// result or a shared constant. The engine's gradients are such constants
+    /// in a backward pass that builds no graph.
+    pub(crate) fn take_unshared_value(&self) -> Option<Tensor<T>> {
+        let unshared = Arc::strong_count(&self.0) == 1 && Arc::weak_count(&self.0) == 0;
+        if self.0.kind != Kind::Constant || !unshared {
+            return None;
+        }
+        let mut value = self.0.value.write().unwrap_or_else(|e| e.into_inner());
+        Some(std::mem::replace(
+            &mut *value,
+            Tensor::from_parts(Vec::new(), smallvec::smallvec![0]),
+        ))
+    }
+
     /// The same value as a constant, cut from the graph.
     pub fn detach(&self) -> Self {
         Self::constant(self.value())

@@ -2,7 +2,11 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use smallvec::smallvec;
+use tapegrad_tape::ops::OutputNotRead;
 use tapegrad_tape::{
     Ctx, GradOptions, GradcheckOptions, Grads, Result, TapeError, Tensor, Var, grad, gradcheck,
     no_grad,
@@ -247,4 +251,63 @@ fn custom_op_with_a_correct_rule_passes_both_checks() {
         )
     }
     common::check_both(|v| Ok(cube(&v[0])), &[common::randn(&[3], 9)]);
+}
+
+/// `y = 2x` whose rule reports how many elements of its own output it can still
+/// see, and says (through `OutputNotRead` or not) whether it reads them.
+fn doubling(x: &Var<f64>, declared_unread: bool, seen: &Arc<AtomicUsize>) -> Var<f64> {
+    let seen = Arc::clone(seen);
+    let rule = move |c: &Ctx<'_, f64>| -> Result<Grads<f64>> {
+        seen.store(c.output.with_value(Tensor::numel), Ordering::SeqCst);
+        assert_eq!(
+            c.output.shape(),
+            c.inputs[0].shape(),
+            "the shape stays known"
+        );
+        Ok(smallvec![Some(c.grad * 2.0)])
+    };
+    let value = x.value().scale(2.0);
+    if declared_unread {
+        Var::from_op("double", value, &[x], OutputNotRead(rule))
+    } else {
+        Var::from_op("double", value, &[x], rule)
+    }
+}
+
+#[test]
+fn an_unread_output_is_freed_before_its_rule_only_when_nothing_can_see_it() {
+    let seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let x = param(&[1.0, 2.0, 3.0]);
+    let run = |declared_unread: bool, keep: bool, weak: bool, retain: bool| {
+        let y = doubling(&x, declared_unread, &seen);
+        let (kept, weak_ref) = (keep.then(|| y.clone()), weak.then(|| y.downgrade()));
+        let loss = y.exp().sum();
+        drop(y);
+        x.zero_grad();
+        if retain {
+            loss.backward_retain().unwrap();
+        } else {
+            loss.backward().unwrap();
+        }
+        let expected: Vec<f64> = [1.0f64, 2.0, 3.0]
+            .iter()
+            .map(|v| 2.0 * (2.0 * v).exp())
+            .collect();
+        assert_eq!(x.grad().unwrap().data(), expected.as_slice());
+        drop((kept, weak_ref));
+        seen.load(Ordering::SeqCst)
+    };
+    assert_eq!(run(true, false, false, false), 0, "no handle left: freed");
+    assert_eq!(
+        run(true, true, false, false),
+        3,
+        "the user holds the result"
+    );
+    assert_eq!(run(true, false, true, false), 3, "the user holds a WeakVar");
+    assert_eq!(run(true, false, false, true), 3, "the graph is retained");
+    assert_eq!(
+        run(false, false, false, false),
+        3,
+        "a closure may read its output"
+    );
 }

@@ -17,7 +17,7 @@
 use smallvec::smallvec;
 
 use super::elementwise::single;
-use super::{Ctx, Grads};
+use super::{Ctx, Grads, OutputNotRead};
 use crate::error::Result;
 use crate::float::Float;
 use crate::shape::Shape;
@@ -116,7 +116,7 @@ impl<T: Float> Var<T> {
             }
             Ok(grads)
         };
-        Ok(Var::from_op("conv2d", value, &inputs, rule))
+        Ok(Var::from_op("conv2d", value, &inputs, OutputNotRead(rule)))
     }
 
     /// The gradient of a convolution with respect to its input, for `self` = g

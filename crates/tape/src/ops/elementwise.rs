@@ -3,11 +3,11 @@
 
 use smallvec::smallvec;
 
-use super::{Backward, Ctx, Grads};
+use super::{Backward, Ctx, Grads, OutputNotRead};
 use crate::error::Result;
 use crate::float::Float;
 use crate::tensor::Tensor;
-use crate::var::Var;
+use crate::var::{Var, is_grad_enabled};
 
 /// Gradient list for a one-input op.
 pub(crate) fn single<T: Float>(g: Var<T>) -> Result<Grads<T>> {
@@ -57,9 +57,9 @@ impl<T: Float> Var<T> {
             other,
             "add",
             |a, b| a + b,
-            |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            OutputNotRead(|c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 Ok(smallvec![Some(c.grad.clone()), Some(c.grad.clone())])
-            },
+            }),
         )
     }
 
@@ -288,7 +288,7 @@ impl<T: Float> Var<T> {
             self,
             "relu",
             |x| if x > T::ZERO { x } else { T::ZERO },
-            |c: &Ctx<'_, T>| single(c.grad.relu_backward(&c.inputs[0])?),
+            OutputNotRead(|c: &Ctx<'_, T>| single(c.grad.relu_backward(&c.inputs[0])?)),
         )
     }
 
@@ -296,12 +296,23 @@ impl<T: Float> Var<T> {
     /// incoming gradient). Linear in `self`, so its own gradient is the same op
     /// applied to the incoming `u`; the mask is piecewise constant in x, so x
     /// gets none.
+    ///
+    /// Outside recording, a gradient nothing else can see is masked in place
+    /// (a plain backward pass then holds one gradient of this size, not two).
     fn relu_backward(&self, x: &Var<T>) -> Result<Var<T>> {
+        let mask = |g, x| if x > T::ZERO { g } else { T::ZERO };
+        if !is_grad_enabled()
+            && self.shape() == x.shape()
+            && let Some(mut g) = self.take_unshared_value()
+        {
+            x.with_value(|x| g.zip_assign(x, "relu_backward", mask))?;
+            return Ok(Var::constant(g));
+        }
         binary(
             self,
             x,
             "relu_backward",
-            |g, x| if x > T::ZERO { g } else { T::ZERO },
+            mask,
             |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 let gg = if c.needs(0) {
                     Some(c.grad.relu_backward(&c.inputs[1])?)

@@ -5,7 +5,7 @@
 
 use smallvec::smallvec;
 
-use super::{Ctx, Grads};
+use super::{Ctx, Grads, OutputNotRead};
 use crate::error::Result;
 use crate::float::Float;
 use crate::shape;
@@ -68,7 +68,7 @@ impl<T: Float> Var<T> {
             "matmul",
             value,
             &[self, other],
-            move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            OutputNotRead(move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 let ga = if c.needs(0) {
                     Some(grad_a(c, ta, tb)?)
                 } else {
@@ -80,7 +80,7 @@ impl<T: Float> Var<T> {
                     None
                 };
                 Ok(smallvec![ga, gb])
-            },
+            }),
         ))
     }
 }

@@ -48,6 +48,49 @@ impl<T: Float> Ctx<'_, T> {
 pub trait Backward<T: Float>: Send + Sync {
     /// Computes the inputs' gradients.
     fn backward(&self, ctx: &Ctx<'_, T>) -> Result<Grads<T>>;
+
+    /// Whether the rule reads the value of `ctx.output`. When it does not, a
+    /// backward pass that frees the graph also frees the output's value just
+    /// before the rule runs, if no handle to the result is left (no `Var`, no
+    /// [`WeakVar`](crate::WeakVar), no later op): the gradient buffers the rule
+    /// allocates then take the place of an activation that is no longer
+    /// needed. A closure is assumed to read it; wrap one in [`OutputNotRead`]
+    /// to say it does not.
+    fn reads_output(&self) -> bool {
+        true
+    }
+}
+
+/// A rule that never reads the value of `ctx.output` (its shape, which stays
+/// known, may be used); see [`Backward::reads_output`]. Rules such as ReLU's
+/// (which reads its input), a product's or a pooling's are of this kind.
+///
+/// ```
+/// use tapegrad_tape::ops::OutputNotRead;
+/// use tapegrad_tape::{Ctx, Grads, Result, Tensor, Var};
+/// // y = 3x, whose rule needs neither x nor y.
+/// let x = Var::parameter(Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap());
+/// let value = x.value().scale(3.0);
+/// let rule = OutputNotRead(|c: &Ctx<'_, f64>| -> Result<Grads<f64>> {
+///     Ok([Some(c.grad * 3.0)].into_iter().collect())
+/// });
+/// let y = Var::from_op("triple", value, &[&x], rule);
+/// y.sum().backward().unwrap();
+/// assert_eq!(x.grad().unwrap().data(), &[3.0, 3.0]);
+/// ```
+pub struct OutputNotRead<F>(pub F);
+
+impl<T: Float, F> Backward<T> for OutputNotRead<F>
+where
+    F: Fn(&Ctx<'_, T>) -> Result<Grads<T>> + Send + Sync,
+{
+    fn backward(&self, ctx: &Ctx<'_, T>) -> Result<Grads<T>> {
+        (self.0)(ctx)
+    }
+
+    fn reads_output(&self) -> bool {
+        false
+    }
 }
 
 /// A rule given as a closure.

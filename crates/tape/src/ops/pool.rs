@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::elementwise::single;
-use super::{Ctx, Grads};
+use super::{Ctx, Grads, OutputNotRead};
 use crate::error::Result;
 use crate::float::Float;
 use crate::shape::Shape;
@@ -103,9 +103,9 @@ impl<T: Float> Var<T> {
             "max_pool2d",
             value,
             &[self],
-            move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            OutputNotRead(move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 single(scatter_to(c.grad, &index, &in_shape))
-            },
+            }),
         ))
     }
 

@@ -175,21 +175,33 @@ impl<T: Float> Tensor<T> {
 
     /// Adds `other` (same shape) into `self` in place: the accumulation of gradients.
     pub fn add_assign(&mut self, other: &Self) -> Result<()> {
+        self.zip_assign(other, "add_assign", |a, b| a + b)
+    }
+
+    /// `self[i] = f(self[i], other[i])` in place, for `other` of the same shape
+    /// (the buffer is copied first only if it is shared).
+    pub(crate) fn zip_assign(
+        &mut self,
+        other: &Self,
+        op: &'static str,
+        f: impl Fn(T, T) -> T + Sync,
+    ) -> Result<()> {
         if self.shape != other.shape {
             return Err(TapeError::ShapeMismatch {
-                op: "add_assign",
+                op,
                 lhs: self.shape.clone(),
                 rhs: other.shape.clone(),
             });
         }
         let out = self.data_mut();
         let src = other.data();
+        let run = |o: &mut [T], s: &[T]| o.iter_mut().zip(s).for_each(|(o, &s)| *o = f(*o, s));
         if out.len() >= PAR_THRESHOLD {
             out.par_chunks_mut(CHUNK)
                 .zip(src.par_chunks(CHUNK))
-                .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, &s)| *o += s));
+                .for_each(|(o, s)| run(o, s));
         } else {
-            out.iter_mut().zip(src).for_each(|(o, &s)| *o += s);
+            run(out, src);
         }
         Ok(())
     }

@@ -191,7 +191,10 @@ impl<T: Float> Tensor<T> {
                 "max_pool2d",
                 "input",
                 format!("{:?}", self.shape()),
-                format!("each H·W plane must hold at most {} elements", PlaneIndex::MAX),
+                format!(
+                    "each H·W plane must hold at most {} elements",
+                    PlaneIndex::MAX
+                ),
             ));
         }
         let x = self.data();

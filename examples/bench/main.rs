@@ -16,6 +16,9 @@
 //! peak resident set size (VmHWM) before training, after the first 10 steps and
 //! after all steps, and the bytes held by parameters, gradients, Adam's moments
 //! and the activations the graph saves.
+//!
+//! The allocator is mimalloc; `TAPEGRAD_BENCH_ALLOCATOR=system` in the
+//! environment selects the system's `malloc` instead (`allocator.rs`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -27,27 +30,10 @@ use tapegrad::optim::{Adam, AdamConfig, Optimizer};
 use tapegrad::tape::tensor::gemm::{Layout, matmul_into};
 use tapegrad::tape::{Tensor, Var};
 
-/// A graph of small tensors is many small allocations; mimalloc serves them
-/// faster than the system allocator.
+mod allocator;
+
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-unsafe extern "C" {
-    /// mimalloc's option setter (linked in with the allocator).
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// `mi_option_purge_delay` in mimalloc 3's option enum.
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-/// Keeps freed pages mapped: by default mimalloc returns them to the OS after
-/// 10 ms, and a training step, which frees and reallocates the same multi-MB
-/// activations every few milliseconds, then faults every page back in (the
-/// kernel zeroes each one). Equivalent to `MIMALLOC_PURGE_DELAY=-1`.
-fn keep_freed_pages() {
-    // SAFETY: a plain setter of an integer option; any value is accepted.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
-}
+static ALLOCATOR: allocator::Chosen = allocator::Chosen;
 
 const WARMUP: usize = 10;
 const STEPS: usize = 50;
@@ -186,9 +172,10 @@ fn w2(opts: &Options) -> Result<(), BoxError> {
         .push(Linear::new(1600, 10, &mut rng));
     let x = Var::constant(Tensor::rand_normal(&[64, 1, 28, 28], 0.0, 1.0, &mut rng));
     let labels: Vec<usize> = (0..64).map(|_| rng.random_range(0..10)).collect();
-    // Input, conv1 out and ReLU (32×24×24 each), pool1 (32×12×12), conv2 out and
-    // ReLU (64×10×10 each), pool2 (1600), logits.
-    let activations = 64 * (784 + 2 * 32 * 576 + 32 * 144 + 2 * 64 * 100 + 1600 + 10);
+    // Input, conv1 out and ReLU (32×24×24 each), pool1 (32×12×12) and its
+    // argmax positions (u32, as many), conv2 out and ReLU (64×10×10 each),
+    // pool2 (1600) and its positions, logits.
+    let activations = 64 * (784 + 2 * 32 * 576 + 2 * 32 * 144 + 2 * 64 * 100 + 2 * 1600 + 10);
     train("W2", &model, &x, &labels, activations, opts)
 }
 
@@ -264,9 +251,7 @@ fn w5() -> Result<(), BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        keep_freed_pages();
-    }
+    allocator::keep_freed_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let steps = args
         .iter()

@@ -1,0 +1,101 @@
+//! The benchmark's global allocator: mimalloc by default, or the system's
+//! `malloc` when the environment has `TAPEGRAD_BENCH_ALLOCATOR=system`.
+//!
+//! mimalloc serves a graph of many small tensors faster (W3); the system
+//! allocator, which is what a Rust program has unless it picks another, keeps
+//! the resident memory of a training loop closer to what is live (see "Peak
+//! memory of training" in docs/performance.md). The choice is made once by a
+//! constructor that runs before `main`, so that no block is freed by an
+//! allocator other than the one that gave it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the system allocator serves this process.
+static SYSTEM: AtomicBool = AtomicBool::new(false);
+
+/// Routes every call to the allocator chosen before `main`.
+pub struct Chosen;
+
+// SAFETY: both allocators uphold the `GlobalAlloc` contract, and a block is
+// always returned to the one that gave it: `SYSTEM` is written only before
+// `main`, when no Rust code has allocated yet.
+unsafe impl GlobalAlloc for Chosen {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        unsafe {
+            if system() {
+                System.alloc(layout)
+            } else {
+                mimalloc::MiMalloc.alloc(layout)
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded to the allocator that gave `ptr`.
+        unsafe {
+            if system() {
+                System.dealloc(ptr, layout)
+            } else {
+                mimalloc::MiMalloc.dealloc(ptr, layout)
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded to the allocator that gave `ptr`.
+        unsafe {
+            if system() {
+                System.realloc(ptr, layout, new_size)
+            } else {
+                mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+}
+
+#[inline]
+fn system() -> bool {
+    SYSTEM.load(Ordering::Relaxed)
+}
+
+unsafe extern "C" {
+    fn getenv(name: *const std::ffi::c_char) -> *const std::ffi::c_char;
+    /// mimalloc's option setter (linked in with the allocator).
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// Reads `TAPEGRAD_BENCH_ALLOCATOR` with the C library (`std::env` is not
+/// for use before `main`).
+extern "C" fn choose() {
+    // SAFETY: `getenv` with a NUL-terminated name; the result, if not null,
+    // is a NUL-terminated string that stays valid while the environment is
+    // not modified, which nothing does this early.
+    let value = unsafe { getenv(c"TAPEGRAD_BENCH_ALLOCATOR".as_ptr()) };
+    let system = !value.is_null() && unsafe { std::ffi::CStr::from_ptr(value) } == c"system";
+    SYSTEM.store(system, Ordering::Relaxed);
+}
+
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CHOOSE: extern "C" fn() = choose;
+
+/// `mi_option_purge_delay` in mimalloc 3's option enum.
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+/// With mimalloc, keeps freed pages mapped: by default it returns them to the
+/// OS after 10 ms, and a training step, which frees and reallocates the same
+/// multi-MB activations every few milliseconds, then faults every page back in
+/// (the kernel zeroes each one). Equivalent to `MIMALLOC_PURGE_DELAY=-1`, which
+/// wins when set.
+pub fn keep_freed_pages() {
+    if !system() && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a plain setter of an integer option; any value is accepted.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    }
+}
