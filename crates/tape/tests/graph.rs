@@ -311,3 +311,16 @@ fn an_unread_output_is_freed_before_its_rule_only_when_nothing_can_see_it() {
         "a closure may read its output"
     );
 }
+
+/// One gradient reaches two ReLUs (the rule of `add` hands the same var to
+/// both); the first must not mask it in place under the second.
+#[test]
+fn a_gradient_shared_by_two_relus_is_masked_separately() {
+    let x = param(&[1.0, -2.0, 3.0]);
+    let z = param(&[-1.0, 2.0, 3.0]);
+    let weights = Var::constant(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
+    let loss = x.relu().add(&z.relu()).unwrap().mul(&weights).unwrap().sum();
+    loss.backward().unwrap();
+    assert_eq!(x.grad().unwrap().data(), &[1.0, 0.0, 3.0]);
+    assert_eq!(z.grad().unwrap().data(), &[0.0, 2.0, 3.0]);
+}
