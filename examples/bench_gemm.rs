@@ -171,7 +171,50 @@ fn gemm_crate<T: Float>(
     }
 }
 
-/// One thread against two for products around the threshold.
+/// `c = a · b` as `tapegrad` threads a product: two column blocks, one
+/// single-threaded call each, in one `rayon::join`.
+fn gemm_column_blocks<T: Float>((m, k, n): (usize, usize, usize), a: &[T], b: &[T], c: &mut [T]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let half = (n / 2) / 16 * 16;
+    let (lhs, rhs, dst) = (
+        a.as_ptr() as usize,
+        b.as_ptr() as usize,
+        c.as_mut_ptr() as usize,
+    );
+    let block = |start: usize, cols: usize| {
+        let (lhs, rhs, dst) = (lhs as *const T, rhs as *const T, dst as *mut T);
+        // SAFETY: columns start..start + cols of the row-major k×n `b` and m×n
+        // `c` (checked above); the two blocks write disjoint columns of `c`.
+        unsafe {
+            gemm::gemm(
+                m,
+                cols,
+                k,
+                dst.add(start),
+                1,
+                n as isize,
+                false,
+                lhs,
+                1,
+                k as isize,
+                rhs.add(start),
+                1,
+                n as isize,
+                T::ZERO,
+                T::ONE,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    };
+    rayon::join(|| block(0, half), || block(half, n - half));
+}
+
+/// One thread against two for products around the threshold: the crate's own
+/// threading, and two column blocks (what `matmul_into` does above
+/// `PARALLEL_FLOPS`).
 fn threshold<T: Element>() {
     let sizes = [
         (32, 32, 32),
@@ -188,22 +231,30 @@ fn threshold<T: Element>() {
     for size in sizes {
         let (m, k, n) = size;
         let (a, b) = (filled::<T>(m * k, 1), filled::<T>(k * n, 2));
-        let (mut c1, mut c2) = (vec![T::ZERO; m * n], vec![T::ZERO; m * n]);
+        let mut c = [
+            vec![T::ZERO; m * n],
+            vec![T::ZERO; m * n],
+            vec![T::ZERO; m * n],
+        ];
+        let [c1, c2, c3] = &mut c;
         let timings = compare(&mut [
-            Box::new(|| gemm_crate(size, &a, &b, &mut c1, gemm::Parallelism::None)),
-            Box::new(|| gemm_crate(size, &a, &b, &mut c2, gemm::Parallelism::Rayon(2))),
+            Box::new(|| gemm_crate(size, &a, &b, c1, gemm::Parallelism::None)),
+            Box::new(|| gemm_crate(size, &a, &b, c2, gemm::Parallelism::Rayon(2))),
+            Box::new(|| gemm_column_blocks(size, &a, &b, c3)),
         ]);
-        let [(median1, best1), (median2, best2)] = timings[..] else {
-            unreachable!("two calls were timed")
+        let [(median1, best1), (median2, best2), (median3, best3)] = timings[..] else {
+            unreachable!("three calls were timed")
         };
         println!(
-            "{:<4} {m:>4}×{k:<4}×{n:<4} m·k·n {:>9}  1 thread {:>6.1} (best {:>6.1})  2 threads {:>6.1} (best {:>6.1}) GFLOP/s",
+            "{:<4} {m:>4}×{k:<4}×{n:<4} m·k·n {:>9}  1 thread {:>6.1} (best {:>6.1})  crate 2 threads {:>6.1} (best {:>6.1})  2 column blocks {:>6.1} (best {:>6.1}) GFLOP/s",
             T::LABEL,
             m * k * n,
             gflops(size, median1),
             gflops(size, best1),
             gflops(size, median2),
-            gflops(size, best2)
+            gflops(size, best2),
+            gflops(size, median3),
+            gflops(size, best3)
         );
     }
 }

@@ -319,7 +319,13 @@ fn a_gradient_shared_by_two_relus_is_masked_separately() {
     let x = param(&[1.0, -2.0, 3.0]);
     let z = param(&[-1.0, 2.0, 3.0]);
     let weights = Var::constant(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
-    let loss = x.relu().add(&z.relu()).unwrap().mul(&weights).unwrap().sum();
+    let loss = x
+        .relu()
+        .add(&z.relu())
+        .unwrap()
+        .mul(&weights)
+        .unwrap()
+        .sum();
     loss.backward().unwrap();
     assert_eq!(x.grad().unwrap().data(), &[1.0, 0.0, 3.0]);
     assert_eq!(z.grad().unwrap().data(), &[0.0, 2.0, 3.0]);
