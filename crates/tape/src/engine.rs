@@ -13,7 +13,7 @@ use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::ops::Ctx;
 use crate::tensor::Tensor;
-use crate::var::{Kind, Var, lock, with_grad_mode};
+use crate::var::{Kind, Var, is_grad_enabled, lock, with_grad_mode};
 
 /// Hashes node ids (unique integers) with one multiplication: the default
 /// SipHash costs more than the rest of a small op's backward.
@@ -131,6 +131,21 @@ fn release_value<T: Float>(node: &Var<T>) {
     }
 }
 
+/// `acc += g` for two gradients of one node. Outside recording, a sum that
+/// nothing else holds is added to in place instead of allocating a new one.
+fn add_gradient<T: Float>(acc: &mut Var<T>, g: &Var<T>) -> Result<()> {
+    if !is_grad_enabled()
+        && acc.shape() == g.shape()
+        && let Some(mut sum) = acc.take_unshared_value()
+    {
+        g.with_value(|g| sum.add_assign(g))?;
+        *acc = Var::constant(sum);
+    } else {
+        *acc = acc.add(g)?;
+    }
+    Ok(())
+}
+
 /// The nodes waiting for their rule, each with the sum of the gradients
 /// delivered to it so far. Nodes come out in decreasing id order: every consumer
 /// of a node was created after it, so by the time a node is taken all its
@@ -159,10 +174,7 @@ impl<T: Float> Frontier<T> {
             return Ok(());
         }
         match self.pending.entry(id) {
-            Entry::Occupied(mut slot) => {
-                let acc = &mut slot.get_mut().1;
-                *acc = acc.add(&g)?;
-            }
+            Entry::Occupied(mut slot) => add_gradient(&mut slot.get_mut().1, &g)?,
             Entry::Vacant(slot) => {
                 slot.insert((var.clone(), g));
                 self.order.push(id);

@@ -330,3 +330,17 @@ fn a_gradient_shared_by_two_relus_is_masked_separately() {
     assert_eq!(x.grad().unwrap().data(), &[1.0, 0.0, 3.0]);
     assert_eq!(z.grad().unwrap().data(), &[0.0, 2.0, 3.0]);
 }
+
+/// `x + x`: the rule of `add` hands one gradient var to x twice, so the sum
+/// waiting at x shares its buffer with what is added to it; accumulating in
+/// place must not apply there.
+#[test]
+fn a_gradient_delivered_twice_to_one_var_is_summed_correctly() {
+    let x = param(&[1.0, -2.0, 3.0]);
+    let weights = Var::constant(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
+    let h = x.mul_scalar(1.5);
+    let loss = h.add(&h).unwrap().mul(&weights).unwrap().sum();
+    drop(h);
+    loss.backward().unwrap();
+    assert_eq!(x.grad().unwrap().data(), &[3.0, 6.0, 9.0]);
+}
