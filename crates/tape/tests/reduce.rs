@@ -297,3 +297,29 @@ fn sum_axes_matches_a_direct_loop_for_every_axis_set() {
         }
     }
 }
+
+/// As PyTorch (`torch.tensor(2.5).sum(dim=0)`), a 0-d tensor is reduced over
+/// axis 0 or −1 as the identity, by every reduction; other axes are errors.
+#[test]
+fn a_0d_input_takes_axis_0_or_minus_1_in_every_reduction() {
+    let x = Var::parameter(Tensor::scalar(2.5f64));
+    for (name, y) in [
+        ("sum", x.sum_axes(&[0], false).unwrap()),
+        ("mean", x.mean_axes(&[-1], true).unwrap()),
+        ("max", x.max_axes(&[0], false).unwrap()),
+        ("logsumexp", x.logsumexp_axes(&[-1], false).unwrap()),
+    ] {
+        assert_eq!(y.shape(), &[] as &[usize], "{name}");
+        assert_eq!(y.item().unwrap(), 2.5, "{name}");
+        x.zero_grad();
+        y.backward().unwrap();
+        assert_eq!(x.grad().unwrap().item().unwrap(), 1.0, "{name}");
+    }
+    let (_, m) = message(x.sum_axes(&[1], false));
+    assert_eq!(m, "sum: axis 1 is out of range for a tensor of rank 1");
+    let (_, m) = message(x.mean_axes(&[0, -1], false));
+    assert_eq!(
+        m,
+        "mean: invalid argument axes = [0, -1]: an axis is repeated"
+    );
+}

@@ -36,8 +36,9 @@ impl<T: Float> Var<T> {
         )
     }
 
-    /// Σ over `axes` (negative axes count from the end); `keepdim` keeps them with
-    /// extent 1. ∂ = g (reshaped to keep the axes) broadcast to the input's shape.
+    /// Σ over `axes` (negative axes count from the end; a 0-d input takes 0 or
+    /// −1, as PyTorch); `keepdim` keeps them with extent 1. ∂ = g (reshaped to
+    /// keep the axes) broadcast to the input's shape.
     ///
     /// ```
     /// use tapegrad_tape::{Tensor, Var};
@@ -46,6 +47,10 @@ impl<T: Float> Var<T> {
     /// assert_eq!(x.sum_axes(&[0], true).unwrap().shape(), &[1, 3]);
     /// ```
     pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        if self.ndim() == 0 && !axes.is_empty() {
+            shape::normalize_axes("sum", axes, 1)?;
+            return self.sum_axes(&[], keepdim);
+        }
         let axes = shape::normalize_axes("sum", axes, self.ndim())?;
         let value = self.with_value(|v| v.sum_axes(&axes, keepdim));
         let from: Shape = self.shape().into();
@@ -66,8 +71,13 @@ impl<T: Float> Var<T> {
         self.sum().mul_scalar(T::ONE / n)
     }
 
-    /// Mean over `axes`: sum over them divided by the number of elements summed.
+    /// Mean over `axes`: sum over them divided by the number of elements summed
+    /// (a 0-d input takes axis 0 or −1, as [`Var::sum_axes`]).
     pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        if self.ndim() == 0 && !axes.is_empty() {
+            shape::normalize_axes("mean", axes, 1)?;
+            return self.mean_axes(&[], keepdim);
+        }
         let normalized = shape::normalize_axes("mean", axes, self.ndim())?;
         let count: usize = normalized.iter().map(|&a| self.shape()[a]).product();
         Ok(self
