@@ -38,7 +38,7 @@ static ALLOCATOR: allocator::Chosen = allocator::Chosen;
 const WARMUP: usize = 10;
 const STEPS: usize = 50;
 
-type BoxError = Box<dyn std::error::Error>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn emit(wl: &str, metric: &str, value: f64) {
     println!(
@@ -250,6 +250,15 @@ fn w5() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Runs a training workload on a thread of the pool, as two threads in all
+/// (PyTorch's `set_num_threads(2)` likewise counts the calling thread): the
+/// step's parallel loops then start on a worker instead of being handed over
+/// from an outside thread, and only the pool's threads run products, each
+/// with its own packing buffer (docs/performance.md, "Peak memory").
+fn on_pool(f: impl FnOnce() -> Result<(), BoxError> + Send) -> Result<(), BoxError> {
+    rayon::scope(|_| f())
+}
+
 fn main() -> Result<(), BoxError> {
     allocator::keep_freed_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -273,8 +282,8 @@ fn main() -> Result<(), BoxError> {
         workloads
     } {
         match wl {
-            "W1" => w1(&opts)?,
-            "W2" => w2(&opts)?,
+            "W1" => on_pool(|| w1(&opts))?,
+            "W2" => on_pool(|| w2(&opts))?,
             "W3" => w3(&opts)?,
             "W4" => w4(),
             "W5" => w5()?,

@@ -229,7 +229,10 @@ fn execute(command: Command) -> Result<()> {
             .build_global()
             .map_err(|e| TrainError::Usage(format!("--threads {n}: {e}")))?;
     }
-    let outcome = train(&config)?;
+    // On a thread of the pool: the step's parallel loops start on a worker
+    // instead of being handed over from this thread, and only the pool's
+    // threads hold the GEMM's packing buffers (`--threads n` is n threads in all).
+    let outcome = rayon::scope(|_| train(&config))?;
     if let (false, Some(last)) = (config.quiet, outcome.history.last()) {
         let best = outcome
             .history
