@@ -458,24 +458,39 @@ mod tests {
         t
     }
 
-    #[test]
-    fn all_layouts_match_the_naive_product() {
-        let (m, k, n) = (37, 19, 23);
+    /// A and B as stored, with their layouts.
+    type Operands = (Vec<f64>, Layout, Vec<f64>, Layout);
+
+    /// The four layout combinations of deterministic `m × k` and `k × n`
+    /// operands, with their product.
+    fn layouts(m: usize, k: usize, n: usize) -> (Vec<Operands>, Vec<f64>) {
         let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
         let expected = naive(m, k, n, &a, &b);
         let (at, bt) = (transpose(m, k, &a), transpose(k, n, &b));
+        let mut cases = Vec::new();
         for (a, la) in [(&a, Layout::Normal), (&at, Layout::Transposed)] {
             for (b, lb) in [(&b, Layout::Normal), (&bt, Layout::Transposed)] {
-                let mut out = vec![1.0; m * n];
-                matmul_into(m, k, n, a, la, b, lb, &mut out, false);
-                for (x, y) in out.iter().zip(&expected) {
-                    assert!((x - y).abs() < 1e-12, "{la:?} {lb:?}");
-                }
-                matmul_into(m, k, n, a, la, b, lb, &mut out, true);
-                for (x, y) in out.iter().zip(&expected) {
-                    assert!((x - 2.0 * y).abs() < 1e-12, "accumulate {la:?} {lb:?}");
-                }
+                cases.push((a.clone(), la, b.clone(), lb));
+            }
+        }
+        (cases, expected)
+    }
+
+    #[test]
+    fn all_layouts_match_the_naive_product() {
+        let (m, k, n) = (37, 19, 23);
+        let (cases, expected) = layouts(m, k, n);
+        for (a, la, b, lb) in &cases {
+            let (la, lb) = (*la, *lb);
+            let mut out = vec![1.0; m * n];
+            matmul_into(m, k, n, a, la, b, lb, &mut out, false);
+            for (x, y) in out.iter().zip(&expected) {
+                assert!((x - y).abs() < 1e-12, "{la:?} {lb:?}");
+            }
+            matmul_into(m, k, n, a, la, b, lb, &mut out, true);
+            for (x, y) in out.iter().zip(&expected) {
+                assert!((x - 2.0 * y).abs() < 1e-12, "accumulate {la:?} {lb:?}");
             }
         }
     }
@@ -491,20 +506,16 @@ mod tests {
             .unwrap();
         for (m, k, n) in [(150, 300, 101), (1000, 150, 29)] {
             assert!(m * k * n >= PARALLEL_FLOPS);
-            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
-            let expected = naive(m, k, n, &a, &b);
-            let (at, bt) = (transpose(m, k, &a), transpose(k, n, &b));
-            for (a, la) in [(&a, Layout::Normal), (&at, Layout::Transposed)] {
-                for (b, lb) in [(&b, Layout::Normal), (&bt, Layout::Transposed)] {
-                    let mut out = vec![1.0; m * n];
-                    pool.install(|| matmul_into(m, k, n, a, la, b, lb, &mut out, true));
-                    for (i, (x, y)) in out.iter().zip(&expected).enumerate() {
-                        assert!(
-                            (x - 1.0 - y).abs() < 1e-9,
-                            "{m}x{k}x{n} {la:?} {lb:?} at {i}"
-                        );
-                    }
+            let (cases, expected) = layouts(m, k, n);
+            for (a, la, b, lb) in &cases {
+                let (la, lb) = (*la, *lb);
+                let mut out = vec![1.0; m * n];
+                pool.install(|| matmul_into(m, k, n, a, la, b, lb, &mut out, true));
+                for (i, (x, y)) in out.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (x - 1.0 - y).abs() < 1e-9,
+                        "{m}x{k}x{n} {la:?} {lb:?} at {i}"
+                    );
                 }
             }
         }
