@@ -459,11 +459,11 @@ mod tests {
     }
 
     /// A and B as stored, with their layouts.
-    type Operands = (Vec<f64>, Layout, Vec<f64>, Layout);
+    type Case = (Vec<f64>, Layout, Vec<f64>, Layout);
 
     /// The four layout combinations of deterministic `m × k` and `k × n`
     /// operands, with their product.
-    fn layouts(m: usize, k: usize, n: usize) -> (Vec<Operands>, Vec<f64>) {
+    fn layouts(m: usize, k: usize, n: usize) -> (Vec<Case>, Vec<f64>) {
         let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
         let expected = naive(m, k, n, &a, &b);
