@@ -9,9 +9,10 @@ use crate::module::Module;
 
 /// y = x Wᵀ + b, with W of shape [out, in] (PyTorch's layout) and b of shape `[out]`.
 ///
-/// The input is `[…, in]`; leading axes are batch axes and are kept. The
-/// transpose is not materialized: the product reads W as stored, through
-/// `matmul_t`. Gradients: ∂L/∂x = g W, ∂L/∂W = gᵀ x, ∂L/∂b = Σ_batch g.
+/// The input is `[…, in]`; leading axes are batch axes and are kept. One op,
+/// [`Var::linear`]: the GEMM reads W as stored (no transpose is materialized)
+/// and adds the product to the bias rows. Gradients: ∂L/∂x = g W,
+/// ∂L/∂W = gᵀ x, ∂L/∂b = Σ_batch g.
 ///
 /// ```
 /// use rand::{SeedableRng, rngs::StdRng};
@@ -113,10 +114,7 @@ impl<T: Float> Module<T> for Linear<T> {
         let mut out_shape = x.shape().to_vec();
         *out_shape.last_mut().expect("rank checked above") = out_features;
         let x2 = x.reshape(&[rows, in_features])?;
-        let mut y = x2.matmul_t(&self.weight, false, true)?;
-        if let Some(b) = &self.bias {
-            y = y.add(b)?;
-        }
+        let y = x2.linear(&self.weight, self.bias.as_ref())?;
         Ok(y.reshape(&out_shape)?)
     }
 

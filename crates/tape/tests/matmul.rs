@@ -275,3 +275,59 @@ fn errors_name_the_op_and_both_shapes() {
         TapeError::ShapeMismatch { op: "matmul_t", .. }
     ));
 }
+
+/// `linear` = `x Wᵀ + b` in one op: the values of the two ops (to the last bit
+/// when the GEMM takes the depth in one block: it adds the bias to the finished
+/// sum), both derivatives against finite differences, with and without a bias,
+/// and its errors.
+#[test]
+fn linear_is_matmul_t_plus_bias_in_one_op() {
+    let (x, w, b) = (randn(&[5, 7], 1), randn(&[3, 7], 2), randn(&[3], 3));
+    let (xv, wv, bv) = (
+        Var::constant(x.clone()),
+        Var::constant(w.clone()),
+        Var::constant(b.clone()),
+    );
+    let fused = xv.linear(&wv, Some(&bv)).unwrap().value();
+    let two_ops = xv
+        .matmul_t(&wv, false, true)
+        .unwrap()
+        .add(&bv)
+        .unwrap()
+        .value();
+    assert_eq!(fused.shape(), &[5, 3]);
+    assert_eq!(fused.data(), two_ops.data());
+    let unbiased = xv.linear(&wv, None).unwrap().value();
+    assert_eq!(
+        unbiased.data(),
+        xv.matmul_t(&wv, false, true).unwrap().value().data()
+    );
+
+    check_both(
+        |v| v[0].linear(&v[1], Some(&v[2])),
+        &[x.clone(), w.clone(), b.clone()],
+    );
+    check_both(|v| v[0].linear(&v[1], None), &[x.clone(), w.clone()]);
+    // One row, one output: the bias gradient is the plain sum of one value.
+    check_both(
+        |v| v[0].linear(&v[1], Some(&v[2])),
+        &[randn(&[1, 4], 4), randn(&[1, 4], 5), randn(&[1], 6)],
+    );
+
+    let message = |r: tapegrad_tape::Result<Var<f64>>| r.unwrap_err().to_string();
+    let w_wide = Var::constant(randn(&[3, 8], 7));
+    assert_eq!(
+        message(xv.linear(&w_wide, Some(&bv))),
+        "linear: shapes [5, 7] and [3, 8] are not compatible"
+    );
+    let b_long = Var::constant(randn(&[4], 8));
+    assert_eq!(
+        message(xv.linear(&wv, Some(&b_long))),
+        "linear: shapes [3, 7] and [4] are not compatible"
+    );
+    let x3 = Var::constant(randn(&[2, 5, 7], 9));
+    assert!(matches!(
+        x3.linear(&wv, None).unwrap_err(),
+        TapeError::ShapeMismatch { op: "linear", .. }
+    ));
+}

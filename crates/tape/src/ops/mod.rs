@@ -5,6 +5,7 @@
 mod broadcast;
 mod conv;
 mod elementwise;
+mod linear;
 mod matmul;
 mod pool;
 mod reduce;
