@@ -78,6 +78,15 @@ fn every_flag_is_read() {
         panic!()
     };
     assert_eq!(threads, Some(2));
+    for (args, flush) in [
+        (&["train"][..], false),
+        (&["train", "--flush-denormal"][..], true),
+    ] {
+        let Command::Run { flush_denormal, .. } = parse_args(args.iter().copied()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(flush_denormal, flush, "{args:?}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

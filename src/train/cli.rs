@@ -50,6 +50,11 @@ pub struct Args {
     /// Threads of the rayon pool [default: one per core]
     #[arg(long, value_parser = positive_usize, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+    /// Treat subnormal floats as zero on every thread (as PyTorch's
+    /// set_flush_denormal): Adam's moments of weights that never get a gradient
+    /// otherwise decay into subnormals, whose arithmetic is slow
+    #[arg(long)]
+    pub flush_denormal: bool,
     /// Output directory: metrics.csv, metrics.png, checkpoint-epoch-N/
     #[arg(long, value_name = "DIR", default_value = "runs/train")]
     pub out: PathBuf,
@@ -99,6 +104,8 @@ pub enum Command {
         config: TrainConfig,
         /// The size of rayon's global pool, if set.
         threads: Option<usize>,
+        /// Whether subnormal floats are flushed to zero (`--flush-denormal`).
+        flush_denormal: bool,
     },
     /// `--help` or `--version`: print this text and exit successfully.
     Print(String),
@@ -128,10 +135,11 @@ where
         Err(e) if !e.use_stderr() => return Ok(Command::Print(e.render().to_string())),
         Err(e) => return Err(TrainError::Usage(one_line_clap(&e))),
     };
-    let threads = args.threads;
+    let (threads, flush_denormal) = (args.threads, args.flush_denormal);
     Ok(Command::Run {
         config: args.into_config()?,
         threads,
+        flush_denormal,
     })
 }
 
@@ -216,18 +224,25 @@ where
 }
 
 fn execute(command: Command) -> Result<()> {
-    let (config, threads) = match command {
+    let (config, threads, flush_denormal) = match command {
         Command::Print(text) => {
             print!("{text}");
             return Ok(());
         }
-        Command::Run { config, threads } => (config, threads),
+        Command::Run {
+            config,
+            threads,
+            flush_denormal,
+        } => (config, threads, flush_denormal),
     };
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
             .map_err(|e| TrainError::Usage(format!("--threads {n}: {e}")))?;
+    }
+    if flush_denormal && !crate::tape::set_flush_denormal(true) {
+        eprintln!("warning: --flush-denormal: no flush-to-zero mode on this processor; ignored");
     }
     // On a thread of the pool: the step's parallel loops start on a worker
     // instead of being handed over from this thread, and only the pool's

@@ -15,6 +15,7 @@
 //! assert!((g.data()[0] - 0.5 * (1.0 - 1.0f64.tanh().powi(2))).abs() < 1e-15);
 //! ```
 
+mod denormal;
 pub mod engine;
 pub mod error;
 pub mod float;
@@ -24,6 +25,7 @@ pub mod shape;
 pub mod tensor;
 pub mod var;
 
+pub use denormal::set_flush_denormal;
 pub use engine::{GradOptions, grad};
 pub use error::{Result, TapeError};
 pub use float::Float;
