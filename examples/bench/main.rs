@@ -17,8 +17,10 @@
 //! after all steps, and the bytes held by parameters, gradients, Adam's moments
 //! and the activations the graph saves.
 //!
-//! The allocator is mimalloc; `TAPEGRAD_BENCH_ALLOCATOR=system` in the
-//! environment selects the system's `malloc` instead (`allocator.rs`).
+//! Each workload runs on a thread of rayon's pool (two threads in all on two
+//! cores, as PyTorch's `set_num_threads(2)`). The allocator is mimalloc;
+//! `TAPEGRAD_BENCH_ALLOCATOR=system` in the environment selects the system's
+//! `malloc` instead (`allocator.rs`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -250,13 +252,28 @@ fn w5() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Runs a training workload on a thread of the pool, as two threads in all
-/// (PyTorch's `set_num_threads(2)` likewise counts the calling thread): the
-/// step's parallel loops then start on a worker instead of being handed over
-/// from an outside thread, and only the pool's threads run products, each
-/// with its own packing buffer (docs/performance.md, "Peak memory").
+/// Runs a workload on a thread of the pool, as two threads in all (PyTorch's
+/// `set_num_threads(2)` likewise counts the calling thread): each parallel
+/// loop then starts on a worker instead of being handed over from an outside
+/// thread, and only the pool's threads run products, each with its own packing
+/// buffer (docs/performance.md, "Peak memory").
 fn on_pool(f: impl FnOnce() -> Result<(), BoxError> + Send) -> Result<(), BoxError> {
     rayon::scope(|_| f())
+}
+
+/// One workload by name.
+fn run(wl: &str, opts: &Options) -> Result<(), BoxError> {
+    match wl {
+        "W1" => w1(opts),
+        "W2" => w2(opts),
+        "W3" => w3(opts),
+        "W4" => {
+            w4();
+            Ok(())
+        }
+        "W5" => w5(),
+        other => Err(format!("unknown workload {other} (W1..W5)").into()),
+    }
 }
 
 fn main() -> Result<(), BoxError> {
@@ -281,14 +298,7 @@ fn main() -> Result<(), BoxError> {
     } else {
         workloads
     } {
-        match wl {
-            "W1" => on_pool(|| w1(&opts))?,
-            "W2" => on_pool(|| w2(&opts))?,
-            "W3" => w3(&opts)?,
-            "W4" => w4(),
-            "W5" => w5()?,
-            other => return Err(format!("unknown workload {other} (W1..W5)").into()),
-        }
+        on_pool(|| run(wl, &opts))?;
     }
     Ok(())
 }
