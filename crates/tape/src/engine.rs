@@ -4,7 +4,6 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use smallvec::SmallVec;
@@ -125,10 +124,7 @@ fn apply_rule<T: Float>(
 /// of the user's, and no consumer (their rules have run and released it). Its
 /// shape stays; the node is dropped once the rule is done.
 fn release_value<T: Float>(node: &Var<T>) {
-    if Arc::strong_count(&node.0) == 1 && Arc::weak_count(&node.0) == 0 {
-        let mut value = node.0.value.write().unwrap_or_else(|e| e.into_inner());
-        *value = Tensor::from_parts(Vec::new(), smallvec::smallvec![0]);
-    }
+    drop(node.take_unreachable_value());
 }
 
 /// `acc += g` for two gradients of one node. Outside recording, a sum that

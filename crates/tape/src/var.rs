@@ -344,14 +344,11 @@ impl<T: Float> Var<T> {
         Ok(())
     }
 
-    /// The value of a constant that nothing else can reach (no clone, no
-    /// `WeakVar`), taken out so that an op can write its result over it; the
-    /// var keeps its shape and an empty value. `None` for a parameter, an op
-    /// result or a shared constant. The engine's gradients are such constants
-    /// in a backward pass that builds no graph.
-    pub(crate) fn take_unshared_value(&self) -> Option<Tensor<T>> {
-        let unshared = Arc::strong_count(&self.0) == 1 && Arc::weak_count(&self.0) == 0;
-        if self.0.kind != Kind::Constant || !unshared {
+    /// The value of a var that nothing else can reach (no clone, no `WeakVar`,
+    /// no op that recorded it), taken out; the var keeps its shape and an empty
+    /// value. `None` when the var is shared.
+    pub(crate) fn take_unreachable_value(&self) -> Option<Tensor<T>> {
+        if Arc::strong_count(&self.0) != 1 || Arc::weak_count(&self.0) != 0 {
             return None;
         }
         let mut value = self.0.value.write().unwrap_or_else(|e| e.into_inner());
@@ -359,6 +356,16 @@ impl<T: Float> Var<T> {
             &mut *value,
             Tensor::from_parts(Vec::new(), smallvec::smallvec![0]),
         ))
+    }
+
+    /// [`Var::take_unreachable_value`] for a constant only, so that an op can
+    /// write its result over the buffer: the engine's gradients are such
+    /// constants in a backward pass that builds no graph.
+    pub(crate) fn take_unshared_value(&self) -> Option<Tensor<T>> {
+        if self.0.kind != Kind::Constant {
+            return None;
+        }
+        self.take_unreachable_value()
     }
 
     /// The same value as a constant, cut from the graph.
