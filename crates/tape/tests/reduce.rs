@@ -323,3 +323,36 @@ fn a_0d_input_takes_axis_0_or_minus_1_in_every_reduction() {
         "mean: invalid argument axes = [0, -1]: an axis is repeated"
     );
 }
+
+/// No axes means every axis, as PyTorch's `dim=()`
+/// (`torch.arange(6.).reshape(2, 3).sum(dim=())` is 15): for every reduction,
+/// with `keepdim` keeping all axes at extent 1, and with the gradients of the
+/// full reduction.
+#[test]
+fn an_empty_axes_list_reduces_every_axis() {
+    let x = Var::parameter(Tensor::<f64>::arange(6).reshape(&[2, 3]).unwrap());
+    let cases: [(
+        &str,
+        fn(&Var<f64>, bool) -> tapegrad_tape::Result<Var<f64>>,
+        f64,
+    ); 5] = [
+        ("sum", |x, k| x.sum_axes(&[], k), 15.0),
+        ("mean", |x, k| x.mean_axes(&[], k), 2.5),
+        ("max", |x, k| x.max_axes(&[], k), 5.0),
+        ("min", |x, k| x.min_axes(&[], k), 0.0),
+        (
+            "logsumexp",
+            |x, k| x.logsumexp_axes(&[], k),
+            (0..6).map(|i| (i as f64).exp()).sum::<f64>().ln(),
+        ),
+    ];
+    for (name, reduce, expected) in cases {
+        let y = reduce(&x, false).unwrap();
+        assert_eq!(y.shape(), &[] as &[usize], "{name}");
+        assert!((y.item().unwrap() - expected).abs() < 1e-12, "{name}");
+        assert_eq!(reduce(&x, true).unwrap().shape(), &[1, 1], "{name}");
+    }
+    check_both(|v| v[0].sum_axes(&[], true), &[randn(&[2, 3], 11)]);
+    check_both(|v| v[0].max_axes(&[], false), &[randn(&[3, 2], 12)]);
+    check_both(|v| v[0].logsumexp_axes(&[], false), &[randn(&[2, 2], 13)]);
+}

@@ -37,16 +37,21 @@ impl<T: Float> Var<T> {
     }
 
     /// Σ over `axes` (negative axes count from the end; a 0-d input takes 0 or
-    /// −1, as PyTorch); `keepdim` keeps them with extent 1. ∂ = g (reshaped to
-    /// keep the axes) broadcast to the input's shape.
+    /// −1, and no axes means every axis, as PyTorch's `dim=()`); `keepdim`
+    /// keeps them with extent 1. ∂ = g (reshaped to keep the axes) broadcast to
+    /// the input's shape.
     ///
     /// ```
     /// use tapegrad_tape::{Tensor, Var};
     /// let x = Var::constant(Tensor::<f64>::arange(6).reshape(&[2, 3]).unwrap());
     /// assert_eq!(x.sum_axes(&[-1], false).unwrap().value().data(), &[3.0, 12.0]);
     /// assert_eq!(x.sum_axes(&[0], true).unwrap().shape(), &[1, 3]);
+    /// assert_eq!(x.sum_axes(&[], false).unwrap().item().unwrap(), 15.0);
     /// ```
     pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        if axes.is_empty() && self.ndim() > 0 {
+            return self.sum_axes(&all_axes(self.ndim()), keepdim);
+        }
         if self.ndim() == 0 && !axes.is_empty() {
             shape::normalize_axes("sum", axes, 1)?;
             return self.sum_axes(&[], keepdim);
@@ -72,8 +77,12 @@ impl<T: Float> Var<T> {
     }
 
     /// Mean over `axes`: sum over them divided by the number of elements summed
-    /// (a 0-d input takes axis 0 or −1, as [`Var::sum_axes`]).
+    /// (a 0-d input takes axis 0 or −1, and no axes means every axis, as
+    /// [`Var::sum_axes`]).
     pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        if axes.is_empty() && self.ndim() > 0 {
+            return self.mean_axes(&all_axes(self.ndim()), keepdim);
+        }
         if self.ndim() == 0 && !axes.is_empty() {
             shape::normalize_axes("mean", axes, 1)?;
             return self.mean_axes(&[], keepdim);
@@ -131,7 +140,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Max over `axes` (negative axes count from the end; a 0-d input takes 0 or
-    /// −1), as PyTorch's `amax`; `keepdim` keeps the axes with extent 1.
+    /// −1; no axes means every axis), as PyTorch's `amax`; `keepdim` keeps the axes with extent 1.
     /// ∂x = g ⊙ [x = out] / #{x = out} along the reduced axes: ties split the
     /// gradient evenly. Errors on a bad or repeated axis, or a reduced axis of size 0.
     ///
@@ -174,7 +183,7 @@ impl<T: Float> Var<T> {
     }
 
     /// log Σ exp over `axes` (negative axes count from the end; a 0-d input takes
-    /// 0 or −1), stable as [`Var::logsumexp`]; `keepdim` keeps the axes with
+    /// 0 or −1; no axes means every axis), stable as [`Var::logsumexp`]; `keepdim` keeps the axes with
     /// extent 1. ∂x = g ⊙ exp(x − out), with g and out broadcast over the reduced axes.
     ///
     /// ```
@@ -184,6 +193,9 @@ impl<T: Float> Var<T> {
     /// assert!((y.value().data()[0] - 4f64.ln()).abs() < 1e-15);
     /// ```
     pub fn logsumexp_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
+        if axes.is_empty() && self.ndim() > 0 {
+            return self.logsumexp_axes(&all_axes(self.ndim()), keepdim);
+        }
         if self.ndim() == 0 && !axes.is_empty() {
             shape::normalize_axes("logsumexp", axes, 1)?;
             return self.logsumexp_axes(&[], keepdim);
@@ -205,6 +217,9 @@ fn extremum<T: Float>(
     keepdim: bool,
     take_max: bool,
 ) -> Result<Var<T>> {
+    if axes.is_empty() && x.ndim() > 0 {
+        return extremum(x, op, &all_axes(x.ndim()), keepdim, take_max);
+    }
     if x.ndim() == 0 && !axes.is_empty() {
         // PyTorch lets a 0-d tensor be reduced over axis 0 or −1: the identity.
         shape::normalize_axes(op, axes, 1)?;
