@@ -324,6 +324,9 @@ fn a_0d_input_takes_axis_0_or_minus_1_in_every_reduction() {
     );
 }
 
+/// A reduction with its `keepdim` flag.
+type Reduction = fn(&Var<f64>, bool) -> tapegrad_tape::Result<Var<f64>>;
+
 /// No axes means every axis, as PyTorch's `dim=()`
 /// (`torch.arange(6.).reshape(2, 3).sum(dim=())` is 15): for every reduction,
 /// with `keepdim` keeping all axes at extent 1, and with the gradients of the
@@ -331,11 +334,7 @@ fn a_0d_input_takes_axis_0_or_minus_1_in_every_reduction() {
 #[test]
 fn an_empty_axes_list_reduces_every_axis() {
     let x = Var::parameter(Tensor::<f64>::arange(6).reshape(&[2, 3]).unwrap());
-    let cases: [(
-        &str,
-        fn(&Var<f64>, bool) -> tapegrad_tape::Result<Var<f64>>,
-        f64,
-    ); 5] = [
+    let cases: [(&str, Reduction, f64); 5] = [
         ("sum", |x, k| x.sum_axes(&[], k), 15.0),
         ("mean", |x, k| x.mean_axes(&[], k), 2.5),
         ("max", |x, k| x.max_axes(&[], k), 5.0),
