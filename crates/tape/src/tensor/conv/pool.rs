@@ -25,17 +25,6 @@ fn pool_geometry(
     padding: (usize, usize),
 ) -> Result<Geometry> {
     require_rank4(op, "input", x_shape)?;
-    if x_shape[2].saturating_mul(x_shape[3]) > PlaneIndex::MAX as usize {
-        return Err(invalid(
-            op,
-            "input",
-            format!("{x_shape:?}"),
-            format!(
-                "each H·W plane must hold at most {} elements",
-                PlaneIndex::MAX
-            ),
-        ));
-    }
     for (k, p) in [(kernel.0, padding.0), (kernel.1, padding.1)] {
         if p > k / 2 {
             return Err(invalid(
