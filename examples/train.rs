@@ -2,6 +2,8 @@
 //!
 //! Run: `cargo run --release --example train` (a small CNN on the embedded 8×8
 //! digits), or `cargo run --release --example train -- --help` for the flags.
+//! The program is the crate `tapegrad-train` (`crates/train`); this example is
+//! its entry point from the repository root.
 
 use std::process::ExitCode;
 
@@ -11,5 +13,5 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    tapegrad::train::main_with_args(std::env::args_os())
+    tapegrad_train::main_with_args(std::env::args_os())
 }

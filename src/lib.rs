@@ -9,8 +9,12 @@
 //!   safetensors weights;
 //! - [`optim`]: SGD, AdaGrad, RMSprop, Adam, AdamW, schedules, clipping;
 //! - [`data`]: IDX and LIBSVM readers, the embedded UCI digits, minibatches;
-//! - `train` (feature `train`, on by default): the training program behind
-//!   `examples/train.rs`.
+//! - [`Error`]: one error type over all of them, so a program can `?` each
+//!   crate's calls.
+//!
+//! The training program and the lecture's experiments are applications in their
+//! own crates (`tapegrad-train`, `tapegrad-experiments`); this crate pulls in no
+//! command-line or plotting dependency.
 //!
 //! Define the model in Rust, call `loss.backward()`, then `opt.step()`:
 //!
@@ -19,7 +23,7 @@
 //! use tapegrad::{data, nn, optim, optim::Optimizer, tape::Var};
 //! use tapegrad::nn::Module;
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> Result<(), tapegrad::Error> {
 //! let mut rng = StdRng::seed_from_u64(0);
 //! let digits = data::digits()?.scale(1.0 / data::DIGITS_MAX_VALUE).flatten();
 //! let (train, test) = digits.train_test_split(0, 0.2)?;
@@ -51,10 +55,9 @@ pub use tapegrad_nn as nn;
 pub use tapegrad_optim as optim;
 pub use tapegrad_tape as tape;
 
-#[cfg(feature = "train")]
-pub mod experiments;
-#[cfg(feature = "train")]
-pub mod train;
+mod error;
+
+pub use error::{Error, Result};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -218,3 +218,15 @@ pub(crate) fn io_error(file: &str) -> impl FnOnce(std::io::Error) -> DataError +
         source,
     }
 }
+
+/// Lets `?` turn a [`DataError`] into a [`TapeError`] inside a closure the tape
+/// calls (a `gradcheck` function, say): a tape error comes back unchanged,
+/// any other is carried by [`TapeError::External`] with its source chain.
+impl From<DataError> for TapeError {
+    fn from(error: DataError) -> Self {
+        match error {
+            DataError::Tape(inner) => inner,
+            other => TapeError::External(tapegrad_tape::ExternalError::new(other)),
+        }
+    }
+}

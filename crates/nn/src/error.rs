@@ -180,3 +180,15 @@ impl fmt::Display for ListProblems<'_> {
 
 /// Result with [`NnError`].
 pub type Result<T, E = NnError> = std::result::Result<T, E>;
+
+/// Lets `?` turn a [`NnError`] into a [`TapeError`] inside a closure the tape
+/// calls (a `gradcheck` function, say): a tape error comes back unchanged,
+/// any other is carried by [`TapeError::External`] with its source chain.
+impl From<NnError> for TapeError {
+    fn from(error: NnError) -> Self {
+        match error {
+            NnError::Tape(inner) => inner,
+            other => TapeError::External(tapegrad_tape::ExternalError::new(other)),
+        }
+    }
+}

@@ -146,3 +146,15 @@ pub enum OptimError {
 
 /// Result with [`OptimError`].
 pub type Result<T, E = OptimError> = std::result::Result<T, E>;
+
+/// Lets `?` turn a [`OptimError`] into a [`TapeError`] inside a closure the tape
+/// calls (a `gradcheck` function, say): a tape error comes back unchanged,
+/// any other is carried by [`TapeError::External`] with its source chain.
+impl From<OptimError> for TapeError {
+    fn from(error: OptimError) -> Self {
+        match error {
+            OptimError::Tape(inner) => inner,
+            other => TapeError::External(tapegrad_tape::ExternalError::new(other)),
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! The one error type of the tape crate.
 
+use std::sync::Arc;
+
 use crate::shape::Shape;
 
 /// Everything that can go wrong in a tensor op, a backward pass or a gradient check.
@@ -146,6 +148,67 @@ pub enum TapeError {
         /// The finite-difference value.
         numeric: f64,
     },
+    /// An error of another crate raised inside a closure the tape calls (a
+    /// `gradcheck` function that runs a layer, say), carried with its source chain.
+    /// Every tapegrad crate's error converts into this variant with `?`.
+    #[error(transparent)]
+    External(ExternalError),
+}
+
+/// An error from outside the tape crate, held by [`TapeError::External`].
+///
+/// Cloning shares the error; two values are equal when they share it.
+///
+/// ```
+/// use tapegrad_tape::{ExternalError, TapeError};
+/// let io = std::io::Error::other("disk full");
+/// let err = TapeError::External(ExternalError::new(io));
+/// assert_eq!(err.to_string(), "disk full");
+/// let TapeError::External(inner) = err else { unreachable!() };
+/// assert!(inner.into_inner().unwrap().downcast::<std::io::Error>().is_ok());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExternalError(Arc<Box<dyn std::error::Error + Send + Sync + 'static>>);
+
+impl ExternalError {
+    /// Wraps `error`.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(Box::new(error)))
+    }
+
+    /// Wraps an error that is already boxed.
+    pub fn from_box(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        Self(Arc::new(error))
+    }
+
+    /// The wrapped error.
+    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.0.as_ref().as_ref()
+    }
+
+    /// The wrapped error, to downcast to its type; `Err(self)` while a clone of
+    /// this value still shares it.
+    pub fn into_inner(self) -> std::result::Result<Box<dyn std::error::Error + Send + Sync>, Self> {
+        Arc::try_unwrap(self.0).map_err(Self)
+    }
+}
+
+impl PartialEq for ExternalError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Display for ExternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.get_ref(), f)
+    }
+}
+
+impl std::error::Error for ExternalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.get_ref().source()
+    }
 }
 
 /// Result with [`TapeError`].

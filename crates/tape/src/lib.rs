@@ -27,7 +27,7 @@ pub mod var;
 
 pub use denormal::set_flush_denormal;
 pub use engine::{GradOptions, grad};
-pub use error::{Result, TapeError};
+pub use error::{ExternalError, Result, TapeError};
 pub use float::Float;
 pub use gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
 pub use ops::{Backward, Ctx, Grads};

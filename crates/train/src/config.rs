@@ -1,0 +1,154 @@
+//! What a run is: the settings that fix its trajectory, and how long and where it runs.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// The network to train (see [`tapegrad_train::model`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// Fully connected: D → 512 → 512 → K with ReLU.
+    Mlp,
+    /// Convolutional: conv → ReLU → max-pool blocks, then a linear layer.
+    Cnn,
+}
+
+/// The optimizer, with PyTorch's semantics (see the `tapegrad-optim` crate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// Plain stochastic gradient: θ ← θ − η g.
+    Sgd,
+    /// SGD with heavy-ball momentum α = 0.9.
+    Momentum,
+    /// AdaGrad.
+    Adagrad,
+    /// RMSprop (ρ = 0.99).
+    Rmsprop,
+    /// Adam (ρ₁, ρ₂) = (0.9, 0.999).
+    Adam,
+    /// Adam with decoupled weight decay.
+    Adamw,
+}
+
+impl OptimizerKind {
+    /// The learning rate used when `--lr` is not given: what trains the default
+    /// models well with each method.
+    ///
+    /// ```
+    /// use tapegrad_train::OptimizerKind;
+    /// assert_eq!(OptimizerKind::Adam.default_lr(), 1e-3);
+    /// ```
+    pub fn default_lr(self) -> f64 {
+        match self {
+            Self::Sgd => 0.1,
+            Self::Momentum => 0.01,
+            Self::Adagrad => 0.01,
+            Self::Rmsprop | Self::Adam | Self::Adamw => 1e-3,
+        }
+    }
+
+    /// The weight decay used when `--weight-decay` is not given: PyTorch's
+    /// defaults, 0.01 for AdamW and 0 for the others.
+    ///
+    /// ```
+    /// use tapegrad_train::OptimizerKind;
+    /// assert_eq!(OptimizerKind::Adamw.default_weight_decay(), 0.01);
+    /// assert_eq!(OptimizerKind::Adam.default_weight_decay(), 0.0);
+    /// ```
+    pub fn default_weight_decay(self) -> f64 {
+        match self {
+            Self::Adamw => 0.01,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Where the samples come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// The UCI 8×8 digits embedded in the binary, split 80/20 by the seed.
+    Digits,
+    /// A folder of MNIST-format IDX files (official train/test split) or a
+    /// LIBSVM file (split 80/20 by the seed).
+    Path(PathBuf),
+}
+
+impl fmt::Display for DataSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Digits => f.write_str("digits"),
+            Self::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The settings that determine the sequence of weights a run produces: two runs
+/// with equal specs produce the same weights, bit for bit, epoch after epoch.
+/// A checkpoint stores its run's spec and refuses to resume another one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    /// The data set.
+    pub data: DataSource,
+    /// The network.
+    pub model: ModelKind,
+    /// The optimizer.
+    pub optimizer: OptimizerKind,
+    /// Learning rate (> 0).
+    pub lr: f64,
+    /// Weight decay 1/C (≥ 0): coupled for SGD, AdaGrad, RMSprop and Adam,
+    /// decoupled for AdamW.
+    pub weight_decay: f64,
+    /// Adam/AdamW: divide the moments by (1 − ρᵗ).
+    pub bias_correction: bool,
+    /// Minibatch size |S| (≥ 1).
+    pub batch_size: usize,
+    /// Seeds the split, the initialization and every epoch's shuffle.
+    pub seed: u64,
+}
+
+impl Default for RunSpec {
+    /// The default run: a CNN on the embedded digits with Adam.
+    fn default() -> Self {
+        Self {
+            data: DataSource::Digits,
+            model: ModelKind::Cnn,
+            optimizer: OptimizerKind::Adam,
+            lr: OptimizerKind::Adam.default_lr(),
+            weight_decay: 0.0,
+            bias_correction: true,
+            batch_size: 32,
+            seed: 0,
+        }
+    }
+}
+
+/// A whole training job: the run, how many epochs, and where its files go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// The run's trajectory-defining settings.
+    pub spec: RunSpec,
+    /// The number of epochs the finished run has (a resumed run continues up to it).
+    pub epochs: usize,
+    /// The directory for `metrics.csv`, `metrics.png` and the checkpoints.
+    pub out: PathBuf,
+    /// A checkpoint to continue from (a checkpoint directory, or an output
+    /// directory holding one).
+    pub resume: Option<PathBuf>,
+    /// Stop (as if interrupted) once this epoch is written.
+    pub stop_after: Option<usize>,
+    /// No progress bar and no table.
+    pub quiet: bool,
+}
+
+impl Default for TrainConfig {
+    /// The default job: 15 epochs of [`RunSpec::default`] into `runs/train`.
+    fn default() -> Self {
+        Self {
+            spec: RunSpec::default(),
+            epochs: 15,
+            out: PathBuf::from("runs/train"),
+            resume: None,
+            stop_after: None,
+            quiet: false,
+        }
+    }
+}

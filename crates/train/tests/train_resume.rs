@@ -1,0 +1,178 @@
+//! A run stopped after epoch 1 of 3 and resumed from its checkpoint ends with
+//! exactly the weights of the run that was never interrupted.
+
+use std::path::{Path, PathBuf};
+
+use tapegrad_nn::Module;
+use tapegrad_train::{
+    EpochMetrics, ModelKind, OptimizerKind, Outcome, RunSpec, TrainConfig, TrainError, train,
+};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tapegrad-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn config(spec: &RunSpec, out: &Path) -> TrainConfig {
+    TrainConfig {
+        spec: spec.clone(),
+        epochs: 3,
+        out: out.to_path_buf(),
+        quiet: true,
+        ..TrainConfig::default()
+    }
+}
+
+fn weight_bits(outcome: &Outcome) -> Vec<(String, Vec<u32>)> {
+    outcome
+        .model
+        .named_parameters()
+        .into_iter()
+        .map(|(name, p)| (name, p.value().data().iter().map(|x| x.to_bits()).collect()))
+        .collect()
+}
+
+/// Everything but the wall-clock time.
+fn numbers(history: &[EpochMetrics]) -> Vec<[u64; 5]> {
+    history
+        .iter()
+        .map(|m| {
+            [
+                m.epoch as u64,
+                m.train_loss.to_bits(),
+                m.train_accuracy.to_bits(),
+                m.test_loss.to_bits(),
+                m.test_accuracy.to_bits(),
+            ]
+        })
+        .collect()
+}
+
+fn stop_resume_equals_uninterrupted(spec: RunSpec, name: &str) {
+    let whole_dir = scratch(&format!("{name}-whole"));
+    let parts_dir = scratch(&format!("{name}-parts"));
+    let whole = train(&config(&spec, &whole_dir)).unwrap();
+
+    let first = train(&TrainConfig {
+        stop_after: Some(1),
+        ..config(&spec, &parts_dir)
+    })
+    .unwrap();
+    assert_eq!(first.history.len(), 1);
+    assert_ne!(
+        weight_bits(&first),
+        weight_bits(&whole),
+        "epoch 1 differs from epoch 3"
+    );
+
+    let resumed = train(&TrainConfig {
+        resume: first.checkpoint.clone(),
+        ..config(&spec, &parts_dir)
+    })
+    .unwrap();
+    assert_eq!(weight_bits(&resumed), weight_bits(&whole));
+    assert_eq!(numbers(&resumed.history), numbers(&whole.history));
+    assert_eq!(
+        resumed.history[0], first.history[0],
+        "epoch 1 comes from the checkpoint"
+    );
+
+    std::fs::remove_dir_all(&whole_dir).unwrap();
+    std::fs::remove_dir_all(&parts_dir).unwrap();
+}
+
+#[test]
+fn cnn_with_adam_resumes_bit_for_bit() {
+    stop_resume_equals_uninterrupted(RunSpec::default(), "resume-cnn");
+}
+
+#[test]
+fn mlp_with_momentum_resumes_bit_for_bit() {
+    let spec = RunSpec {
+        model: ModelKind::Mlp,
+        optimizer: OptimizerKind::Momentum,
+        lr: 0.01,
+        weight_decay: 1e-4,
+        batch_size: 64,
+        seed: 3,
+        ..RunSpec::default()
+    };
+    stop_resume_equals_uninterrupted(spec, "resume-mlp");
+}
+
+#[test]
+fn a_checkpoint_of_another_run_is_refused() {
+    let out = scratch("resume-other");
+    let spec = RunSpec {
+        model: ModelKind::Mlp,
+        ..RunSpec::default()
+    };
+    let first = train(&TrainConfig {
+        stop_after: Some(1),
+        ..config(&spec, &out)
+    })
+    .unwrap();
+    let other = RunSpec {
+        seed: 1,
+        lr: 0.01,
+        ..spec
+    };
+    let err = train(&TrainConfig {
+        resume: Some(out.clone()),
+        ..config(&other, &out)
+    })
+    .err()
+    .unwrap();
+    assert!(matches!(
+        err,
+        TrainError::InvalidArgument {
+            name: "--resume",
+            ..
+        }
+    ));
+    let msg = err.to_string();
+    assert!(msg.contains("--lr 0.01 (checkpoint: 0.001)"), "{msg}");
+    assert!(msg.contains("--seed 1 (checkpoint: 0)"), "{msg}");
+    assert!(first.checkpoint.unwrap().ends_with("checkpoint-epoch-1"));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_damaged_checkpoint_is_an_error() {
+    let out = scratch("resume-damaged");
+    let spec = RunSpec {
+        model: ModelKind::Mlp,
+        ..RunSpec::default()
+    };
+    let first = train(&TrainConfig {
+        stop_after: Some(1),
+        ..config(&spec, &out)
+    })
+    .unwrap();
+    let dir = first.checkpoint.unwrap();
+    let weights = dir.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let resume = |path: &PathBuf| {
+        train(&TrainConfig {
+            resume: Some(path.clone()),
+            ..config(&spec, &out)
+        })
+        .err()
+        .unwrap()
+    };
+    let err = resume(&dir);
+    assert!(matches!(err, TrainError::Nn(_)), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    std::fs::write(dir.join("checkpoint.txt"), "not a checkpoint\n").unwrap();
+    let err = resume(&dir);
+    assert!(matches!(err, TrainError::Checkpoint { .. }), "{err}");
+
+    let empty = out.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = resume(&empty);
+    assert!(err.to_string().contains("no checkpoint"), "{err}");
+    std::fs::remove_dir_all(&out).unwrap();
+}
