@@ -7,12 +7,16 @@
 //! - `optimizer.state`: the optimizer's state (tapegrad-optim's state file:
 //!   step counts and moment buffers, bit for bit);
 //! - `metrics.csv`: the metrics of epochs 1..=N, for the log and the plot;
-//! - `checkpoint.txt`: the epoch N and the run's [`RunSpec`].
+//! - `checkpoint.txt`: the epoch N, the run's [`RunSpec`], the size and CRC-32
+//!   of each of the three files above, and last the CRC-32 of its own text.
 //!
 //! The random state needs no file: the generator of epoch e is seeded with
 //! [`epoch_seed`]`(seed, e)`, so (seed, N) is the whole state. The directory is
-//! filled under a temporary name and renamed into place, so a crash leaves the
-//! previous checkpoint or the new one; the previous one is then deleted.
+//! filled under a temporary name, every file and the directory synced, renamed
+//! into place and the output directory synced, so a crash or a power loss
+//! leaves the previous checkpoint or the new one; the previous one is then
+//! deleted. Resuming checks every checksum before it changes anything, so a
+//! damaged file is refused rather than trained on.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,12 +26,21 @@ use tapegrad_nn::{Sequential, load_safetensors, save_safetensors};
 use tapegrad_optim::Optimizer;
 
 use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec};
-use super::error::{Result, TrainError};
-use super::fsutil::temp_path;
+use super::error::{Result, TrainError, quote};
+use super::fsutil::{sync_dir, temp_path, write_synced};
+use super::manifest::{Manifest, text_crc};
 use super::metrics::{EpochMetrics, read_csv, write_csv};
 
 /// The first line of `checkpoint.txt`.
-const FORMAT: &str = "tapegrad-train-checkpoint 1";
+const FORMAT: &str = "tapegrad-train-checkpoint 2";
+/// The first line of the checkpoints of earlier versions, which had no checksums.
+const FORMAT_1: &str = "tapegrad-train-checkpoint 1";
+/// The files of a checkpoint besides `checkpoint.txt`, in the manifest's order.
+const FILES: [&str; 3] = ["model.safetensors", "optimizer.state", "metrics.csv"];
+/// The key of the last line of `checkpoint.txt`: the CRC-32 of the text before it.
+const CRC_KEY: &str = "crc32";
+/// `checkpoint.txt` is a few hundred bytes; a larger file is not one.
+const MAX_META_BYTES: u64 = 1 << 16;
 /// The prefix of checkpoint directory names.
 const PREFIX: &str = "checkpoint-epoch-";
 
@@ -57,6 +70,8 @@ pub struct Checkpoint {
     pub epoch: usize,
     /// The run it belongs to.
     pub spec: RunSpec,
+    /// The files' recorded sizes and checksums.
+    manifest: Manifest,
 }
 
 /// The directory of the checkpoint after `epoch` inside `out`.
@@ -80,16 +95,21 @@ pub fn save_checkpoint(
         fs::remove_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
-    save_safetensors(model, tmp.join("model.safetensors"))?;
-    optimizer.save(&tmp.join("optimizer.state"))?;
-    write_csv(&tmp.join("metrics.csv"), history)?;
-    let meta = tmp.join("checkpoint.txt");
-    fs::write(&meta, describe(epoch, spec)).map_err(TrainError::io(&meta))?;
+    save_safetensors(model, tmp.join(FILES[0]))?;
+    optimizer.save(&tmp.join(FILES[1]))?;
+    write_csv(&tmp.join(FILES[2]), history)?;
+    let manifest = Manifest::of(&tmp, &FILES)?;
+    let body = format!("{}{}", describe(epoch, spec), manifest.lines());
+    let text = format!("{body}{CRC_KEY} = {:08x}\n", text_crc(&body));
+    write_synced(&tmp.join("checkpoint.txt"), text.as_bytes())?;
+    sync_dir(&tmp)?;
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(TrainError::io(&dir))?;
     }
     fs::rename(&tmp, &dir).map_err(TrainError::io(&dir))?;
+    sync_dir(out)?;
     remove_others(out, &dir)?;
+    sync_dir(out)?;
     Ok(dir)
 }
 
@@ -137,29 +157,51 @@ pub fn find_checkpoint(path: &Path) -> Result<Checkpoint> {
         });
     };
     let meta = dir.join("checkpoint.txt");
-    let text = fs::read_to_string(&meta).map_err(TrainError::io(&meta))?;
-    let (epoch, spec) = parse(&text).map_err(|reason| bad(&meta, &reason))?;
-    Ok(Checkpoint { dir, epoch, spec })
+    let text = read_meta(&meta)?;
+    let (epoch, spec, manifest) = parse(&text).map_err(|reason| bad(&meta, &reason))?;
+    Ok(Checkpoint {
+        dir,
+        epoch,
+        spec,
+        manifest,
+    })
+}
+
+/// The text of `checkpoint.txt`, refused when larger than any checkpoint's.
+fn read_meta(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = fs::File::open(path).map_err(TrainError::io(path))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_META_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(TrainError::io(path))?;
+    if bytes.len() as u64 > MAX_META_BYTES {
+        return Err(bad(path, &format!("larger than {MAX_META_BYTES} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|_| bad(path, "not UTF-8 text"))
 }
 
 impl Checkpoint {
     /// Loads the weights into `model`, the state into `optimizer`, and returns
-    /// the metrics of epochs 1..=epoch.
+    /// the metrics of epochs 1..=epoch. Every file's size and checksum is
+    /// checked first: a damaged checkpoint is refused before anything changes.
     pub fn restore(
         &self,
         model: &Sequential,
         optimizer: &mut dyn Optimizer<f32>,
     ) -> Result<Vec<EpochMetrics>> {
-        load_safetensors(model, self.dir.join("model.safetensors"))?;
-        optimizer.load(&self.dir.join("optimizer.state"))?;
-        let history = read_csv(&self.dir.join("metrics.csv"))?;
+        self.manifest.verify(&self.dir)?;
+        let history = read_csv(&self.dir.join(FILES[2]))?;
         let epochs: Vec<usize> = history.iter().map(|m| m.epoch).collect();
-        if epochs != (1..=self.epoch).collect::<Vec<_>>() {
+        let consecutive = epochs.iter().enumerate().all(|(i, &e)| e == i + 1);
+        if epochs.len() != self.epoch || !consecutive {
             return Err(bad(
                 &self.dir.join("metrics.csv"),
                 &format!("holds epochs {epochs:?}, expected 1..={}", self.epoch),
             ));
         }
+        load_safetensors(model, self.dir.join(FILES[0]))?;
+        optimizer.load(&self.dir.join(FILES[1]))?;
         Ok(history)
     }
 }
@@ -197,15 +239,49 @@ fn describe(epoch: usize, s: &RunSpec) -> String {
     )
 }
 
-/// Reads the text of [`describe`].
-fn parse(text: &str) -> std::result::Result<(usize, RunSpec), String> {
-    let mut lines = text.lines();
-    if lines.next() != Some(FORMAT) {
-        return Err(format!("the first line is not `{FORMAT}`"));
+/// The body of `checkpoint.txt` once its last line, the CRC-32 of the text
+/// before it, is checked.
+fn checked_body(text: &str) -> std::result::Result<&str, String> {
+    let trimmed = text.strip_suffix('\n').unwrap_or(text);
+    let (body, last) = match trimmed.rfind('\n') {
+        Some(i) => (&text[..=i], &trimmed[i + 1..]),
+        None => ("", trimmed),
+    };
+    let recorded = last
+        .strip_prefix(CRC_KEY)
+        .and_then(|l| l.strip_prefix(" = "))
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| format!("the last line is not `{CRC_KEY} = <hex>`"))?;
+    if recorded != text_crc(body) {
+        return Err(format!(
+            "its CRC-32 is {:08x}, its last line records {recorded:08x}: the file changed after it was written",
+            text_crc(body)
+        ));
     }
-    let fields: Vec<(&str, &str)> = lines
+    Ok(body)
+}
+
+/// Reads the text of [`describe`], the manifest and the checksum line.
+fn parse(text: &str) -> std::result::Result<(usize, RunSpec, Manifest), String> {
+    match text.lines().next() {
+        Some(FORMAT) => {}
+        Some(FORMAT_1) => {
+            return Err(format!(
+                "format 1 (written by an earlier version) has no checksums and is not resumed; \
+                 this version writes `{FORMAT}`"
+            ));
+        }
+        _ => return Err(format!("the first line is not `{FORMAT}`")),
+    }
+    let body = checked_body(text)?;
+    let fields: Vec<(&str, &str)> = body
+        .lines()
+        .skip(1)
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split_once(" = ").ok_or_else(|| format!("bad line {l:?}")))
+        .map(|l| {
+            l.split_once(" = ")
+                .ok_or_else(|| format!("bad line {}", quote(l)))
+        })
         .collect::<std::result::Result<_, _>>()?;
     let get = |key: &str| {
         fields
@@ -236,7 +312,8 @@ fn parse(text: &str) -> std::result::Result<(usize, RunSpec), String> {
         batch_size: int("batch_size")? as usize,
         seed: int("seed")?,
     };
-    Ok((int("epoch")? as usize, spec))
+    let manifest = Manifest::parse(&fields, &FILES)?;
+    Ok((int("epoch")? as usize, spec, manifest))
 }
 
 /// Explains how `given` differs from the checkpoint's `saved` spec, naming the

@@ -78,3 +78,12 @@ impl TrainError {
             .join("; ")
     }
 }
+
+/// `s` in quotes, cut to 64 characters: error messages never copy a whole input.
+pub(crate) fn quote(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}…", &s[..cut]),
+        None => format!("{s:?}"),
+    }
+}

@@ -23,6 +23,7 @@ mod data;
 mod error;
 mod eval;
 mod fsutil;
+mod manifest;
 mod metrics;
 mod model;
 mod optimizer;

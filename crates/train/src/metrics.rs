@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::error::{Result, TrainError};
+use super::error::{Result, TrainError, quote};
 use super::fsutil::write_atomically;
 
 /// The CSV header of `metrics.csv`.
@@ -59,7 +59,9 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<EpochMetrics>, String> {
     }
     lines
         .enumerate()
-        .map(|(i, line)| parse_row(line).ok_or_else(|| format!("line {}: bad row {line:?}", i + 2)))
+        .map(|(i, line)| {
+            parse_row(line).ok_or_else(|| format!("line {}: bad row {}", i + 2, quote(line)))
+        })
         .collect()
 }
 

@@ -17,7 +17,7 @@ use super::config::{RunSpec, TrainConfig};
 use super::data::{Splits, load_splits};
 use super::error::{Result, TrainError};
 use super::eval::{EVAL_BATCH, count_correct, evaluate};
-use super::fsutil::create_dir;
+use super::fsutil::{create_dir, remove_stale_temps};
 use super::metrics::{EpochMetrics, write_csv};
 use super::model::build_model;
 use super::optimizer::build_optimizer;
@@ -66,6 +66,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
         None => Vec::new(),
     };
     create_dir(&config.out)?;
+    remove_stale_temps(&config.out)?;
     let reporter = Reporter::new(config.quiet);
     introduce(&reporter, config, &splits, &model, resume.as_ref());
     history.iter().for_each(|m| reporter.row(m));
