@@ -39,9 +39,7 @@ fn assert_grads(case: &serde_json::Value, names: &[&str], vars: &[Var<f64>]) {
 
 #[test]
 fn mlp_tanh_sigmoid_mse_loss_gradients_and_hvp() {
-    let Some(fixture) = load_fixture("grad_reference.json") else {
-        return;
-    };
+    let fixture = load_fixture("grad_reference.json");
     let case = &fixture["cases"]["mlp_tanh_sigmoid_mse"];
     let names = ["x", "w1", "b1", "w2", "b2"];
     let vars = parameters(case, &names);
@@ -103,9 +101,7 @@ fn mlp_tanh_sigmoid_mse_loss_gradients_and_hvp() {
 
 #[test]
 fn cross_entropy_on_large_logits() {
-    let Some(fixture) = load_fixture("grad_reference.json") else {
-        return;
-    };
+    let fixture = load_fixture("grad_reference.json");
     let case = &fixture["cases"]["cross_entropy_large_logits"];
     let logits = parameters(case, &["logits"]);
     let loss = cross_entropy(&logits[0], &usizes(&case["labels"])).unwrap();
@@ -121,9 +117,7 @@ fn cross_entropy_on_large_logits() {
 
 #[test]
 fn cnn_conv_relu_maxpool_linear_cross_entropy() {
-    let Some(fixture) = load_fixture("grad_reference.json") else {
-        return;
-    };
+    let fixture = load_fixture("grad_reference.json");
     let case = &fixture["cases"]["cnn_conv_relu_maxpool_linear_ce"];
     let names = ["x", "conv_w", "conv_b", "lin_w", "lin_b"];
     let vars = parameters(case, &names);
@@ -155,13 +149,7 @@ fn cnn_conv_relu_maxpool_linear_cross_entropy() {
 /// Loads the PyTorch-saved CNN and compares its logits on the saved batch.
 fn torch_cnn_logits<T: Float>(stem: &str, rtol: f64) {
     let weights = fixture_path(&format!("{stem}.safetensors"));
-    let Some(io) = load_fixture(&format!("{stem}.json")) else {
-        return;
-    };
-    if !weights.exists() {
-        println!("skipped: {} not found", weights.display());
-        return;
-    }
+    let io = load_fixture(&format!("{stem}.json"));
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let model: Sequential<T> = Sequential::new()
         .push(Conv2d::new(1, 8, 3, &mut rng))
@@ -185,4 +173,16 @@ fn pytorch_cnn_weights_reproduce_pytorch_logits_f32() {
 #[test]
 fn pytorch_cnn_weights_reproduce_pytorch_logits_f64() {
     torch_cnn_logits::<f64>("torch_cnn_f64", 1e-12);
+}
+
+#[test]
+#[should_panic(expected = "python3 fixtures/generate.py no_such_fixture.json")]
+fn a_missing_json_fixture_fails_naming_the_command_that_writes_it() {
+    load_fixture("no_such_fixture.json");
+}
+
+#[test]
+#[should_panic(expected = "python3 fixtures/generate.py no_such_weights.safetensors")]
+fn a_missing_weights_fixture_fails_naming_the_command_that_writes_it() {
+    fixture_path("no_such_weights.safetensors");
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_both, randn};
+use common::{check_both, fixture, fixture_tensor, floats, randn};
 use tapegrad_tape::{GradOptions, TapeError, Tensor, Var, grad};
 
 /// A convolution's sizes for the direct loops.
@@ -465,51 +465,16 @@ fn gradient_op_shape_errors() {
     );
 }
 
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/grad_reference.json"
-);
-
-fn fixture_tensor(case: &serde_json::Value, name: &str) -> Tensor<f64> {
-    let t = &case["tensors"][name];
-    let shape: Vec<usize> = t["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f64> = t["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    Tensor::from_vec(data, &shape).unwrap()
-}
-
-fn fixture_vec(value: &serde_json::Value) -> Vec<f64> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect()
-}
-
 /// PyTorch's conv → relu → max-pool → linear → cross-entropy, with the linear
 /// layer as a 1×1 convolution and cross-entropy written out.
 #[test]
 fn cnn_matches_pytorch_reference() {
-    let Ok(text) = std::fs::read_to_string(REFERENCE) else {
-        println!("skipped: {REFERENCE} not found");
-        return;
-    };
-    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let all = fixture("grad_reference.json");
     let case = &all["cases"]["cnn_conv_relu_maxpool_linear_ce"];
     let names = ["x", "conv_w", "conv_b", "lin_w", "lin_b"];
     let vars: Vec<Var<f64>> = names
         .iter()
-        .map(|n| Var::parameter(fixture_tensor(case, n)))
+        .map(|n| Var::parameter(fixture_tensor(&case["tensors"][n])))
         .collect();
     let labels: Vec<usize> = case["labels"]
         .as_array()
@@ -551,7 +516,7 @@ fn cnn_matches_pytorch_reference() {
     );
     loss.backward().unwrap();
     for (name, var) in names.iter().zip(&vars) {
-        let want = fixture_vec(&case["grads"][name]);
+        let want = floats(&case["grads"][name]);
         assert_close(var.grad().unwrap().data(), &want, 1e-12, name);
     }
 }

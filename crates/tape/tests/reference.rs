@@ -17,9 +17,7 @@ fn mlp_loss(p: &[Var<f64>], target: &Var<f64>) -> Result<Var<f64>> {
 
 #[test]
 fn mlp_loss_gradients_and_hessian_vector_product_match_pytorch() {
-    let Some(json) = fixture("grad_reference.json") else {
-        return;
-    };
+    let json = fixture("grad_reference.json");
     let case = &json["cases"]["mlp_tanh_sigmoid_mse"];
     let names = ["x", "w1", "b1", "w2", "b2"];
     let params: Vec<Var<f64>> = names
@@ -63,4 +61,10 @@ fn mlp_loss_gradients_and_hessian_vector_product_match_pytorch() {
         let got = hv[k].as_ref().unwrap().value().into_vec();
         assert_close(&format!("Hv[{n}]"), &got, &floats(&hvp["hv"][k]), 1e-10);
     }
+}
+
+#[test]
+#[should_panic(expected = "python3 fixtures/generate.py no_such_fixture.json")]
+fn a_missing_fixture_fails_naming_the_command_that_writes_it() {
+    fixture("no_such_fixture.json");
 }

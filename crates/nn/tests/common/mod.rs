@@ -7,25 +7,39 @@ use rand::{SeedableRng, rngs::StdRng};
 use tapegrad_nn::NnError;
 use tapegrad_tape::{GradcheckOptions, TapeError, Tensor, Var, gradcheck, gradgradcheck};
 
-/// The path of a file in /work/shared/fixtures, seen from this crate.
+/// The command that writes every fixture, run from the repository root.
+pub const REGENERATE: &str =
+    "python3 -m pip install -r fixtures/requirements.txt && python3 fixtures/generate.py";
+
+/// The path of the repository's `fixtures/<name>`, which must exist: a missing
+/// file fails the test with a message naming it and the command that
+/// regenerates it.
 pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/"
-    ))
-    .join(name)
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures")).join(name);
+    assert!(
+        path.is_file(),
+        "fixture {} is missing; regenerate it with `{REGENERATE} {name}`",
+        path.display()
+    );
+    path
 }
 
-/// The parsed JSON fixture, or `None` (after printing why) when it is absent.
-pub fn load_fixture(name: &str) -> Option<serde_json::Value> {
+/// The parsed JSON fixture `fixtures/<name>`; a missing, unreadable or
+/// malformed file fails the test naming the command that regenerates it.
+pub fn load_fixture(name: &str) -> serde_json::Value {
     let path = fixture_path(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
-        Err(_) => {
-            println!("skipped: {} not found", path.display());
-            None
-        }
-    }
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "fixture {} cannot be read ({e}); regenerate it with `{REGENERATE} {name}`",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "fixture {} is not valid JSON ({e}); regenerate it with `{REGENERATE} {name}`",
+            path.display()
+        )
+    })
 }
 
 /// A JSON array of numbers as f64s.

@@ -1,6 +1,8 @@
 //! Helpers shared by the tape tests.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use rand::{SeedableRng, rngs::StdRng};
 use tapegrad_tape::{GradcheckOptions, Result, Tensor, Var, gradcheck, gradgradcheck};
 
@@ -26,20 +28,32 @@ pub fn check_both(f: impl Fn(&[Var<f64>]) -> Result<Var<f64>>, inputs: &[Tensor<
     }
 }
 
-/// The shared folder's `fixtures/<name>`, from a crate of a checkout that has
-/// `shared/` beside it; `None` (and the test skips) when it is absent.
-pub fn fixture(name: &str) -> Option<serde_json::Value> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let path = ["/../../../shared", "/../../../../shared"]
-        .iter()
-        .map(|up| std::path::PathBuf::from(format!("{root}{up}/fixtures/{name}")))
-        .find(|p| p.exists());
-    let Some(path) = path else {
-        println!("skipped: ../shared/fixtures/{name} not found");
-        return None;
-    };
-    let text = std::fs::read_to_string(&path).expect("fixture is readable");
-    Some(serde_json::from_str(&text).expect("fixture is valid JSON"))
+/// The command that writes every fixture, run from the repository root.
+pub const REGENERATE: &str =
+    "python3 -m pip install -r fixtures/requirements.txt && python3 fixtures/generate.py";
+
+/// The path of the repository's `fixtures/<name>`.
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures")).join(name)
+}
+
+/// The parsed JSON fixture `fixtures/<name>`. A missing, unreadable or
+/// malformed file fails the test with a message naming it and the command that
+/// regenerates it.
+pub fn fixture(name: &str) -> serde_json::Value {
+    let path = fixture_path(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "fixture {} cannot be read ({e}); regenerate it with `{REGENERATE} {name}`",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "fixture {} is not valid JSON ({e}); regenerate it with `{REGENERATE} {name}`",
+            path.display()
+        )
+    })
 }
 
 /// A JSON array of numbers as f64s.
