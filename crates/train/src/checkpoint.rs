@@ -22,7 +22,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use tapegrad_nn::{Sequential, load_safetensors, save_safetensors};
+use tapegrad_nn::{Module, Sequential, load_safetensors, save_safetensors};
 use tapegrad_optim::Optimizer;
 
 use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec};
@@ -184,7 +184,8 @@ fn read_meta(path: &Path) -> Result<String> {
 impl Checkpoint {
     /// Loads the weights into `model`, the state into `optimizer`, and returns
     /// the metrics of epochs 1..=epoch. Every file's size and checksum is
-    /// checked first: a damaged checkpoint is refused before anything changes.
+    /// checked first, and a refused checkpoint leaves the model and the
+    /// optimizer as they were.
     pub fn restore(
         &self,
         model: &Sequential,
@@ -200,8 +201,15 @@ impl Checkpoint {
                 &format!("holds epochs {epochs:?}, expected 1..={}", self.epoch),
             ));
         }
+        let params = model.parameters();
+        let before: Vec<_> = params.iter().map(|p| p.value()).collect();
         load_safetensors(model, self.dir.join(FILES[0]))?;
-        optimizer.load(&self.dir.join(FILES[1]))?;
+        if let Err(e) = optimizer.load(&self.dir.join(FILES[1])) {
+            for (p, value) in params.iter().zip(before) {
+                p.set_value(value)?;
+            }
+            return Err(e.into());
+        }
         Ok(history)
     }
 }
