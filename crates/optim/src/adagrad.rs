@@ -2,7 +2,7 @@
 
 use tapegrad_tape::{Float, Var};
 
-use crate::core::{Core, SlotState};
+use crate::core::{Core, SlotState, next_step};
 use crate::error::Result;
 use crate::group::ParamGroup;
 use crate::optimizer::impl_optimizer;
@@ -90,6 +90,10 @@ pub(crate) struct AdagradState<T> {
 
 impl<T: Float> SlotState<T> for AdagradState<T> {
     type Config = AdagradConfig;
+    const COUNTS_STEPS: bool = true;
+    fn step(&self) -> u64 {
+        self.step
+    }
     fn save(&self) -> ParamState<T> {
         ParamState {
             step: self.step,
@@ -151,7 +155,7 @@ impl<T: Float> Adagrad<T> {
                 step: 0,
                 sum: vec![T::from_f64(cfg.initial_accumulator_value); param.numel()],
             });
-            state.step += 1;
+            state.step = next_step(NAME, param, state.step)?;
             let clr = group.lr / (1.0 + (state.step - 1) as f64 * cfg.lr_decay);
             let k = AdagradKernel {
                 sign: T::from_f64(if cfg.maximize { -1.0 } else { 1.0 }),
@@ -168,6 +172,7 @@ impl<T: Float> Adagrad<T> {
                     par::run(&Fused::<'_, T, false>(&k), chunk);
                 }
             });
+            Ok(())
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use tapegrad_tape::{Float, Var};
 
-use crate::core::{Core, SlotState};
+use crate::core::{Core, SlotState, next_step};
 use crate::error::Result;
 use crate::group::ParamGroup;
 use crate::optimizer::impl_optimizer;
@@ -121,6 +121,10 @@ pub(crate) struct AdamState<T> {
 
 impl<T: Float> SlotState<T> for AdamState<T> {
     type Config = AdamConfig;
+    const COUNTS_STEPS: bool = true;
+    fn step(&self) -> u64 {
+        self.step
+    }
     fn save(&self) -> ParamState<T> {
         let mut buffers = vec![
             ("exp_avg".to_string(), self.exp_avg.clone()),
@@ -195,7 +199,7 @@ impl<T: Float> Adam<T> {
     }
 
     pub(crate) fn update(&mut self) -> Result<()> {
-        let cfg = self.cfg;
+        let (cfg, name) = (self.cfg, self.core.name);
         self.core.for_each_with_grad(|group, param, grad, slot| {
             let n = param.numel();
             let state = slot.get_or_insert_with(|| AdamState {
@@ -204,7 +208,7 @@ impl<T: Float> Adam<T> {
                 exp_avg_sq: vec![T::ZERO; n],
                 max_exp_avg_sq: cfg.amsgrad.then(|| vec![T::ZERO; n]),
             });
-            state.step += 1;
+            state.step = next_step(name, param, state.step)?;
             let k = AdamKernel::new(&cfg, group.lr, group.weight_decay, state.step);
             let coupled = group.weight_decay != 0.0 && !cfg.decoupled_weight_decay;
             param.update(|p| {
@@ -217,6 +221,7 @@ impl<T: Float> Adam<T> {
                 );
                 k.dispatch(coupled, chunk);
             });
+            Ok(())
         })
     }
 }

@@ -4,13 +4,18 @@ use tapegrad_tape::{Float, Tensor, Var};
 
 use crate::error::{OptimError, Result};
 use crate::group::{Group, ParamGroup};
-use crate::state::{GroupDict, ParamState, StateDict};
+use crate::state::{GroupDict, MAX_STEP, ParamState, StateDict};
 use crate::validate;
 
 /// Per-parameter state that can be saved and restored.
 pub(crate) trait SlotState<T: Float>: Sized {
     /// The options that decide which buffers exist.
     type Config;
+    /// Whether the state counts steps (every optimizer but SGD): its saved step
+    /// must then be in 1..=[`MAX_STEP`], and 0 otherwise.
+    const COUNTS_STEPS: bool;
+    /// The steps taken so far (0 when the state does not count them).
+    fn step(&self) -> u64;
     /// The state as named buffers.
     fn save(&self) -> ParamState<T>;
     /// Rebuilds the state of a parameter with `numel` elements, holding exactly
@@ -120,17 +125,33 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
         Ok(())
     }
 
+    /// Refuses a step before touching anything if a parameter about to step has
+    /// already taken [`MAX_STEP`] steps, so that the checked increments in the
+    /// updates cannot fail halfway through a step.
+    fn check_step_limits(&self) -> Result<()> {
+        for (group, slots) in self.groups.iter().zip(&self.slots) {
+            for (p, slot) in group.params.iter().zip(slots) {
+                let at_limit = slot.as_ref().is_some_and(|s| s.step() >= MAX_STEP);
+                if at_limit && p.with_grad_mut(|g| g.is_some()) {
+                    return Err(step_limit(self.name, p));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Calls `f(group, param, grad, slot)` for every parameter that has a gradient,
-    /// after checking all gradient shapes.
+    /// after checking all gradient shapes and step counts.
     pub(crate) fn for_each_with_grad(
         &mut self,
-        mut f: impl FnMut(&Group<T>, &Var<T>, &Tensor<T>, &mut Option<S>),
+        mut f: impl FnMut(&Group<T>, &Var<T>, &Tensor<T>, &mut Option<S>) -> Result<()>,
     ) -> Result<()> {
         self.check_grad_shapes()?;
+        self.check_step_limits()?;
         for (group, slots) in self.groups.iter().zip(self.slots.iter_mut()) {
             for (p, slot) in group.params.iter().zip(slots.iter_mut()) {
                 if let Some(grad) = p.grad() {
-                    f(group, p, &grad, slot);
+                    f(group, p, &grad, slot)?;
                 }
             }
         }
@@ -183,9 +204,12 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
             for (pi, (p, state)) in group.params.iter().zip(states).enumerate() {
                 let slot = match state {
                     None => None,
-                    Some(s) => Some(S::restore(s, p.numel(), cfg).map_err(|reason| {
-                        mismatch(format!("state of group {gi}, parameter {pi}: {reason}"))
-                    })?),
+                    Some(s) => {
+                        check_saved_step::<T, S>(self.name, gi, pi, s.step)?;
+                        Some(S::restore(s, p.numel(), cfg).map_err(|reason| {
+                            mismatch(format!("state of group {gi}, parameter {pi}: {reason}"))
+                        })?)
+                    }
                 };
                 restored.push(slot);
             }
@@ -198,6 +222,49 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
         self.slots = slots;
         Ok(())
     }
+}
+
+/// t + 1, or [`OptimError::CounterLimit`] past [`MAX_STEP`] (never reached after
+/// [`Core::for_each_with_grad`]'s check; the increment is checked all the same).
+pub(crate) fn next_step<T: Float>(optimizer: &'static str, param: &Var<T>, t: u64) -> Result<u64> {
+    match t.checked_add(1) {
+        Some(next) if next <= MAX_STEP => Ok(next),
+        _ => Err(step_limit(optimizer, param)),
+    }
+}
+
+fn step_limit<T: Float>(optimizer: &'static str, param: &Var<T>) -> OptimError {
+    OptimError::CounterLimit {
+        optimizer,
+        counter: format!("the step count of `{}`", param.name()),
+        limit: MAX_STEP,
+    }
+}
+
+/// A saved step count t that a run of this optimizer can produce: 1 ≤ t ≤
+/// [`MAX_STEP`] for a state that counts steps (its first step sets t = 1), 0
+/// for one that does not.
+fn check_saved_step<T: Float, S: SlotState<T>>(
+    optimizer: &'static str,
+    group: usize,
+    param: usize,
+    step: u64,
+) -> Result<()> {
+    let reason = if !S::COUNTS_STEPS && step != 0 {
+        format!("{optimizer} does not count steps, its saved step is always 0")
+    } else if S::COUNTS_STEPS && step == 0 {
+        "a parameter with state has taken at least one step".to_string()
+    } else if step > MAX_STEP {
+        format!("the largest step count kept exactly is 2^53 = {MAX_STEP}")
+    } else {
+        return Ok(());
+    };
+    Err(OptimError::ImpossibleCounter {
+        optimizer,
+        counter: format!("step of group {group}, parameter {param}"),
+        value: step.to_string(),
+        reason,
+    })
 }
 
 fn check_options(

@@ -123,6 +123,63 @@ pub enum OptimError {
         /// What does not fit.
         reason: String,
     },
+    /// A saved counter that no run can produce: a step count t of 0 for a
+    /// parameter with state (t is at least 1 after its first step), above
+    /// [`crate::MAX_STEP`], nonzero for SGD (which does not count), or skipped-step
+    /// counts of [`crate::ApplyIfFinite`] that contradict each other.
+    #[error("{optimizer}: impossible {counter} = {value} in the state: {reason}")]
+    ImpossibleCounter {
+        /// The optimizer loading the state.
+        optimizer: &'static str,
+        /// Which counter (`"step of group 0, parameter 1"`, `"apply_if_finite.notfinite_count"`).
+        counter: String,
+        /// The saved value, formatted.
+        value: String,
+        /// Why no run can reach it.
+        reason: String,
+    },
+    /// A counter that would pass the largest value it can hold exactly; the
+    /// step is refused before anything changes.
+    #[error("{optimizer}: {counter} has reached {limit}, the largest count kept exactly")]
+    CounterLimit {
+        /// The optimizer stepping.
+        optimizer: &'static str,
+        /// Which counter (``"the step count of `fc.weight`"``, `"apply_if_finite.total_notfinite"`).
+        counter: String,
+        /// The bound, [`crate::MAX_STEP`].
+        limit: u64,
+    },
+    /// More consecutive steps with a NaN or infinite gradient than
+    /// [`crate::ApplyIfFinite`] was told to skip; nothing changed.
+    #[error(
+        "{optimizer}: a gradient is NaN or infinite in {consecutive} consecutive steps, and at most {limit} such steps are skipped; this step was refused"
+    )]
+    TooManyNonFiniteSteps {
+        /// The wrapped optimizer.
+        optimizer: &'static str,
+        /// Consecutive steps with a non-finite gradient, this one included.
+        consecutive: u64,
+        /// The `max_consecutive_errors` given.
+        limit: u64,
+    },
+    /// An optimizer name that is not one of [`crate::OptimizerKind::ALL`].
+    #[error("unknown optimizer `{given}`; valid names: {valid}")]
+    UnknownOptimizer {
+        /// The name given.
+        given: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
+    /// A setting of [`crate::OptimizerSettings`] that the chosen optimizer does not have.
+    #[error("{optimizer}: {option} is not supported: {reason}")]
+    UnsupportedOption {
+        /// The optimizer's [`crate::OptimizerKind::name`].
+        optimizer: &'static str,
+        /// The setting and its value (`"bias_correction = false"`).
+        option: &'static str,
+        /// Which optimizers have it.
+        reason: String,
+    },
     /// A state file that is not a complete, intact optimizer state file.
     #[error("{}: corrupt optimizer state file: {reason}", path.display())]
     CorruptFile {

@@ -5,6 +5,7 @@ use std::path::Path;
 use tapegrad_tape::Float;
 
 use crate::error::Result;
+use crate::finite::NonFiniteCounts;
 use crate::group::{Group, ParamGroup};
 use crate::state::StateDict;
 
@@ -85,6 +86,65 @@ pub trait Optimizer<T: Float> {
     fn load(&mut self, path: &Path) -> Result<()> {
         let state = crate::file::load(path, self.name())?;
         self.load_state_dict(&state)
+    }
+
+    /// The skipped-step counters of an optimizer wrapped in
+    /// [`crate::ApplyIfFinite`]; `None` for one that applies every step.
+    fn nonfinite_counts(&self) -> Option<NonFiniteCounts> {
+        None
+    }
+}
+
+/// A boxed optimizer is an optimizer, so that a choice made at run time
+/// ([`crate::OptimizerSettings::build`]) can be wrapped like a concrete one.
+///
+/// ```
+/// use tapegrad_optim::{ApplyIfFinite, Optimizer, OptimizerKind, OptimizerSettings};
+/// use tapegrad_tape::{Tensor, Var};
+/// let w = Var::parameter(Tensor::<f32>::zeros(&[2]));
+/// let boxed = OptimizerSettings::new(OptimizerKind::Adam).build(vec![w]).unwrap();
+/// let guarded = ApplyIfFinite::new(boxed, None).unwrap();
+/// assert_eq!(guarded.name(), "Adam");
+/// ```
+impl<T: Float, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn step(&mut self) -> Result<()> {
+        (**self).step()
+    }
+    fn groups(&self) -> &[Group<T>] {
+        (**self).groups()
+    }
+    fn add_param_group(&mut self, group: ParamGroup<T>) -> Result<()> {
+        (**self).add_param_group(group)
+    }
+    fn set_group_lr(&mut self, index: usize, lr: f64) -> Result<()> {
+        (**self).set_group_lr(index, lr)
+    }
+    fn state_dict(&self) -> StateDict<T> {
+        (**self).state_dict()
+    }
+    fn load_state_dict(&mut self, state: &StateDict<T>) -> Result<()> {
+        (**self).load_state_dict(state)
+    }
+    fn zero_grad(&self) {
+        (**self).zero_grad()
+    }
+    fn lr(&self) -> f64 {
+        (**self).lr()
+    }
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        (**self).set_lr(lr)
+    }
+    fn save(&self, path: &Path) -> Result<()> {
+        (**self).save(path)
+    }
+    fn load(&mut self, path: &Path) -> Result<()> {
+        (**self).load(path)
+    }
+    fn nonfinite_counts(&self) -> Option<NonFiniteCounts> {
+        (**self).nonfinite_counts()
     }
 }
 

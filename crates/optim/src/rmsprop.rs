@@ -2,7 +2,7 @@
 
 use tapegrad_tape::{Float, Var};
 
-use crate::core::{Core, SlotState};
+use crate::core::{Core, SlotState, next_step};
 use crate::error::Result;
 use crate::group::ParamGroup;
 use crate::optimizer::impl_optimizer;
@@ -102,6 +102,10 @@ pub(crate) struct RmsPropState<T> {
 
 impl<T: Float> SlotState<T> for RmsPropState<T> {
     type Config = RmsPropConfig;
+    const COUNTS_STEPS: bool = true;
+    fn step(&self) -> u64 {
+        self.step
+    }
     fn save(&self) -> ParamState<T> {
         let mut buffers = vec![("square_avg".to_string(), self.square_avg.clone())];
         if let Some(b) = &self.momentum_buffer {
@@ -175,7 +179,7 @@ impl<T: Float> RmsProp<T> {
                 momentum_buffer: (cfg.momentum > 0.0).then(|| vec![T::ZERO; n]),
                 grad_avg: cfg.centered.then(|| vec![T::ZERO; n]),
             });
-            state.step += 1;
+            state.step = next_step(NAME, param, state.step)?;
             let k = RmsPropKernel {
                 sign: T::from_f64(if cfg.maximize { -1.0 } else { 1.0 }),
                 weight_decay: T::from_f64(group.weight_decay),
@@ -198,6 +202,7 @@ impl<T: Float> RmsProp<T> {
                 );
                 k.dispatch(wd, centered, momentum, chunk);
             });
+            Ok(())
         })
     }
 }

@@ -104,6 +104,10 @@ pub(crate) struct SgdState<T> {
 
 impl<T: Float> SlotState<T> for SgdState<T> {
     type Config = SgdConfig;
+    const COUNTS_STEPS: bool = false;
+    fn step(&self) -> u64 {
+        0
+    }
     fn save(&self) -> ParamState<T> {
         ParamState {
             step: 0,
@@ -188,6 +192,7 @@ impl<T: Float> Sgd<T> {
                 (true, false) => Mode::Momentum,
             };
             param.update(|p| k.dispatch(mode, cfg.nesterov, (p, grad.data(), buf)));
+            Ok(())
         })
     }
 }

@@ -52,6 +52,21 @@ pub struct GroupDict {
     pub shapes: Vec<Vec<usize>>,
 }
 
+/// The largest step count t a parameter's state may hold: 2⁵³.
+///
+/// t enters the update only as an f64 (Adam's ρ₁ᵗ and ρ₂ᵗ, AdaGrad's
+/// (t − 1)·lr_decay). Every integer up to 2⁵³ is exact in f64; past it,
+/// neighbouring counts round to the same f64, so t and t + 1 would take the same
+/// step. A saved state with a larger t is refused
+/// ([`crate::OptimError::ImpossibleCounter`]), and a step that would pass it is
+/// refused before anything changes ([`crate::OptimError::CounterLimit`]).
+///
+/// ```
+/// assert_eq!(tapegrad_optim::MAX_STEP as f64 as u64, tapegrad_optim::MAX_STEP);
+/// assert_eq!((tapegrad_optim::MAX_STEP + 1) as f64 as u64, tapegrad_optim::MAX_STEP);
+/// ```
+pub const MAX_STEP: u64 = 1 << 53;
+
 /// The state of one parameter: its step count t and named buffers
 /// (`momentum_buffer`, `sum`, `square_avg`, `exp_avg`, `exp_avg_sq`, …, as PyTorch names them).
 ///
@@ -62,7 +77,8 @@ pub struct GroupDict {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamState<T> {
-    /// Steps taken with a gradient (0 for SGD, which does not count).
+    /// Steps taken with a gradient: 1 ≤ t ≤ [`MAX_STEP`] (0 for SGD, which does
+    /// not count). `load_state_dict` refuses any other value.
     pub step: u64,
     /// Named buffers, each with one element per parameter element.
     pub buffers: Vec<(String, Vec<T>)>,

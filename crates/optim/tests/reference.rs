@@ -1,8 +1,11 @@
 //! Every trajectory of the PyTorch fixture, in f64 (rtol 1e-12) and f32 (rtol 1e-5),
-//! including the scheduled and clipped cases.
+//! including the scheduled and clipped cases. Each case runs the one row of the
+//! table with its configuration; the case's own description (every option key
+//! understood) only identifies the row.
 
 mod common;
 
+use common::table::{Dtype, Reference, Row, rows, rows_like};
 use common::{f64s, fixture_cases, param, set_grad, usizes, values};
 use serde_json::Value;
 use tapegrad_optim::{
@@ -43,7 +46,7 @@ fn unmapped(optimizer: &str, key: &str) -> ! {
 }
 
 /// The optimizer a case describes; every option key must be understood.
-fn build<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T>> {
+fn described<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T>> {
     let name = case["optimizer"].as_str().expect("optimizer name");
     let options = case["options"].as_object().expect("options");
     match name {
@@ -170,8 +173,23 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) -> 
     worst
 }
 
-/// Runs one case and returns the worst relative error over the trajectory.
-fn run_case<T: Float>(name: &str, case: &Value, rtol: f64, atol: f64) -> f64 {
+/// The table's row with the case's configuration; exactly one must exist.
+fn the_row<T: Dtype>(name: &str, case: &Value) -> Row {
+    let probe = described::<T>(case, vec![param(&[0.0], &[1])]);
+    let mut found = rows_like(probe.as_ref());
+    let names: Vec<&str> = found.iter().map(|r| r.name).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "fixture case {name} ({} {}) must match one row of tests/common/table.rs, matches {names:?}",
+        case["optimizer"],
+        case["options"]
+    );
+    found.remove(0)
+}
+
+/// Runs one case; returns its row and the worst relative error over the trajectory.
+fn run_case<T: Dtype>(name: &str, case: &Value, rtol: f64, atol: f64) -> (&'static str, f64) {
     for key in case.as_object().unwrap().keys() {
         assert!(
             KNOWN_KEYS.contains(&key.as_str()),
@@ -186,7 +204,9 @@ fn run_case<T: Float>(name: &str, case: &Value, rtol: f64, atol: f64) -> f64 {
         .collect();
     let init: Vec<Vec<f64>> = case["init"].as_array().unwrap().iter().map(f64s).collect();
     let params: Vec<Var<T>> = init.iter().zip(&shapes).map(|(v, s)| param(v, s)).collect();
-    let mut opt = build(case, params.clone());
+    let row = the_row::<T>(name, case);
+    let mut opt = row.over(params.clone());
+    opt.set_lr(num(&case["options"]["lr"])).unwrap();
     let mut sched = case
         .get("scheduler")
         .map(|spec| Scheduler::new(schedule(spec), opt.as_mut()).unwrap());
@@ -241,15 +261,18 @@ fn run_case<T: Float>(name: &str, case: &Value, rtol: f64, atol: f64) -> f64 {
             worst = worst.max(assert_close(&what, &values(p), &f64s(want), rtol, atol));
         }
     }
-    worst
+    (row.name, worst)
 }
 
-fn run_all<T: Float>(rtol: f64, atol: f64) {
-    let Some(cases) = fixture_cases() else { return };
+fn run_all<T: Dtype>(rtol: f64, atol: f64) {
+    let cases = fixture_cases();
     assert_eq!(cases.len(), 18, "the fixture has 18 cases");
     for (name, case) in &cases {
-        let worst = run_case::<T>(name, case, rtol, atol);
-        println!("{name:32} {}: worst relative error {worst:.2e}", T::NAME);
+        let (row, worst) = run_case::<T>(name, case, rtol, atol);
+        println!(
+            "{name:28} row {row:28} {}: worst relative error {worst:.2e}",
+            T::NAME
+        );
     }
 }
 
@@ -264,4 +287,28 @@ fn every_fixture_trajectory_matches_pytorch_in_f64() {
 /// error of that order; hence the small atol next to rtol 1e-5.
 fn every_fixture_trajectory_matches_pytorch_in_f32() {
     run_all::<f32>(1e-5, 1e-6);
+}
+
+/// A row declared to have PyTorch's numbers has a case, and a row declared
+/// without has none (else its declaration is out of date).
+#[test]
+fn every_fixture_row_has_a_case_and_no_other_row_has_one() {
+    let cases = fixture_cases();
+    let matched: Vec<&str> = cases
+        .iter()
+        .map(|(name, case)| the_row::<f64>(name, case).name)
+        .collect();
+    for row in rows() {
+        let has_case = matched.contains(&row.name);
+        match row.reference {
+            Reference::Fixture => {
+                assert!(has_case, "{}: declared Fixture, no case matches", row.name)
+            }
+            Reference::Unavailable(why) => assert!(
+                !has_case,
+                "{}: declared without a case ({why}), but a case matches",
+                row.name
+            ),
+        }
+    }
 }

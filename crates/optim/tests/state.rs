@@ -5,18 +5,17 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::table::{Dtype, rows};
 use common::{noise, param, set_grad};
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLr, OptimError,
-    Optimizer, ParamGroup, RmsProp, RmsPropConfig, Scheduler, Sgd, SgdConfig,
+    Adam, AdamConfig, CosineAnnealingLr, OptimError, Optimizer, ParamGroup, RmsProp, RmsPropConfig,
+    Scheduler, Sgd, SgdConfig,
 };
 use tapegrad_tape::{Float, Var};
 
 const SHAPES: [&[usize]; 3] = [&[3, 4], &[5], &[2]];
 const STEPS: usize = 10;
 const SAVE_AT: usize = 4;
-
-type Build<T> = fn(Vec<Var<T>>) -> Box<dyn Optimizer<T>>;
 
 /// Two groups (the second without weight decay); the last parameter gets no
 /// gradient before the save, so its state is created only after the restore.
@@ -26,56 +25,6 @@ fn groups<T: Float>(params: &[Var<T>]) -> Vec<ParamGroup<T>> {
         ParamGroup::new(vec![params[1].clone()])
             .with_weight_decay(0.0)
             .with_lr(0.02),
-    ]
-}
-
-fn builders<T: Float>() -> Vec<(&'static str, Build<T>)> {
-    vec![
-        ("sgd", |p| {
-            let cfg = SgdConfig {
-                lr: 0.05,
-                momentum: 0.9,
-                nesterov: true,
-                weight_decay: 0.01,
-                ..Default::default()
-            };
-            Box::new(Sgd::with_groups(groups(&p), cfg).unwrap())
-        }),
-        ("adagrad", |p| {
-            let cfg = AdagradConfig {
-                lr: 0.1,
-                lr_decay: 0.01,
-                weight_decay: 0.1,
-                ..Default::default()
-            };
-            Box::new(Adagrad::with_groups(groups(&p), cfg).unwrap())
-        }),
-        ("rmsprop", |p| {
-            let cfg = RmsPropConfig {
-                centered: true,
-                momentum: 0.5,
-                weight_decay: 0.1,
-                ..Default::default()
-            };
-            Box::new(RmsProp::with_groups(groups(&p), cfg).unwrap())
-        }),
-        ("adam", |p| {
-            let cfg = AdamConfig {
-                lr: 0.01,
-                amsgrad: true,
-                weight_decay: 0.1,
-                ..Default::default()
-            };
-            Box::new(Adam::with_groups(groups(&p), cfg).unwrap())
-        }),
-        ("adamw", |p| {
-            let cfg = AdamWConfig {
-                lr: 0.01,
-                weight_decay: 0.1,
-                ..Default::default()
-            };
-            Box::new(AdamW::with_groups(groups(&p), cfg).unwrap())
-        }),
     ]
 }
 
@@ -146,11 +95,12 @@ fn temp_file(name: &str) -> Scratch {
     }
 }
 
-fn check_resume_is_exact<T: Float>() {
-    for (name, build) in builders::<T>() {
+fn check_resume_is_exact<T: Dtype>() {
+    for row in rows() {
+        let name = row.name;
         // Uninterrupted, with a cosine schedule so that the lr is part of the state.
         let params = fresh_params::<T>();
-        let mut opt = build(params.clone());
+        let mut opt = row.build(groups(&params));
         let mut sched =
             Scheduler::new(CosineAnnealingLr::new(6, 0.001).unwrap(), opt.as_mut()).unwrap();
         let mut reference = Vec::new();
@@ -169,7 +119,7 @@ fn check_resume_is_exact<T: Float>() {
         }
         // Restored from the file into a new optimizer over new parameter handles.
         let params = saved_params;
-        let mut opt = build(params.clone());
+        let mut opt = row.build(groups(&params));
         opt.load(path).unwrap();
         let base = sched.base_lrs().to_vec();
         let schedule = CosineAnnealingLr::new(6, 0.001).unwrap();
@@ -206,21 +156,23 @@ fn resuming_from_a_file_gives_bit_identical_steps_f32() {
 
 #[test]
 fn state_dict_round_trips_in_memory_and_through_a_file() {
-    for (name, build) in builders::<f32>() {
+    for row in rows() {
+        let name = row.name;
         let params = fresh_params::<f32>();
-        let mut opt = build(params.clone());
+        let mut opt = row.build(groups(&params));
         for step in 0..STEPS {
             give_grads(&params, step);
             opt.step().unwrap();
         }
         let state = opt.state_dict();
+        let keeps_state = state.state.iter().flatten().any(Option::is_some);
         assert!(
-            state.state.iter().flatten().all(Option::is_some),
+            !keeps_state || state.state.iter().flatten().all(Option::is_some),
             "{name}: all params stepped"
         );
         let scratch = temp_file(&format!("{name}-roundtrip.state"));
         opt.save(&scratch.path).unwrap();
-        let mut other = build(copies(&params));
+        let mut other = row.build(groups(&copies(&params)));
         other.load(&scratch.path).unwrap();
         assert_eq!(other.state_dict(), state, "{name}");
     }

@@ -1,40 +1,33 @@
-//! Helpers shared by the optimizer tests: the PyTorch fixture and small problems.
+//! Helpers shared by the optimizer tests: the table of optimizers, the PyTorch
+//! fixture and small problems.
 
 #![allow(dead_code)]
+
+pub mod table;
 
 use serde_json::Value;
 use tapegrad_tape::{Float, Tensor, Var};
 
-/// Where the PyTorch reference trajectories live: next to the repository (the
-/// conventional place), or one level further up for a checkout in a worktree
-/// directory such as `wt/<branch>`.
-pub const FIXTURES: [&str; 2] = [
-    concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/optim_reference.json"
-    ),
-    concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../../shared/fixtures/optim_reference.json"
-    ),
-];
+/// The PyTorch reference trajectories, in the repository's fixtures folder.
+pub const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/optim_reference.json"
+);
 
-/// The fixture's cases by name, or `None` (after printing why) when the file is absent.
-pub fn fixture_cases() -> Option<serde_json::Map<String, Value>> {
-    let Some(text) = FIXTURES
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-    else {
-        println!("skipped: {} not found", FIXTURES[0]);
-        return None;
-    };
+/// The fixture's cases by name. A missing file fails the test, naming the file
+/// and the command that writes it.
+pub fn fixture_cases() -> serde_json::Map<String, Value> {
+    let text = std::fs::read_to_string(FIXTURE).unwrap_or_else(|e| {
+        panic!(
+            "{FIXTURE}: {e}; write it with `python3 fixtures/generate.py optim_reference.json` \
+             (needs PyTorch: `python3 -m pip install -r fixtures/requirements.txt`)"
+        )
+    });
     let root: Value = serde_json::from_str(&text).expect("fixture is valid JSON");
-    Some(
-        root["cases"]
-            .as_object()
-            .expect("cases is an object")
-            .clone(),
-    )
+    root["cases"]
+        .as_object()
+        .expect("cases is an object")
+        .clone()
 }
 
 pub fn f64s(v: &Value) -> Vec<f64> {
