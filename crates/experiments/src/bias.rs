@@ -8,9 +8,9 @@ use tapegrad_optim::LinearLr;
 
 use super::csv::{Csv, create_dir, num};
 use super::error::Result;
-use super::method::Method;
 use super::nets::{ImageSource, NetRun, NetSpec, train_net};
 use super::runner::run_all;
+use tapegrad_optim::{OptimizerKind, OptimizerSettings};
 use tapegrad_plot::MeanStd;
 use tapegrad_plot::{Line, Panel, line_panels};
 use tapegrad_train::ModelKind;
@@ -137,9 +137,12 @@ pub fn run_bias_correction(cfg: &BiasConfig) -> Result<BiasReport> {
         let spec = NetSpec {
             model: ModelKind::Mlp,
             method: if corrected {
-                Method::Adam
+                OptimizerSettings::from(OptimizerKind::Adam)
             } else {
-                Method::AdamNoCorrection
+                OptimizerSettings {
+                    bias_correction: false,
+                    ..OptimizerKind::Adam.into()
+                }
             },
             lr,
             weight_decay: 0.0,

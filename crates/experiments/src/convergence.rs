@@ -10,8 +10,8 @@ use tapegrad_tape::{Tensor, Var};
 use super::binary::BinarySource;
 use super::error::Result;
 use super::logreg::{BinarySet, LogisticProblem, Optimum, mean_loss, newton_cg};
-use super::method::Method;
 use super::runner::run_all;
+use tapegrad_optim::{OptimizerKind, OptimizerSettings};
 use tapegrad_plot::MeanStd;
 
 /// The settings of [`run_convergence`].
@@ -30,7 +30,7 @@ pub struct ConvergenceConfig {
     pub seeds: Vec<u64>,
     /// Each optimizer with its learning-rate grid: the rate with the lowest
     /// final objective on the first seed is used for every seed.
-    pub methods: Vec<(Method, Vec<f64>)>,
+    pub methods: Vec<(OptimizerSettings, Vec<f64>)>,
     /// A run counts as predicting as well as θ* from the first evaluation where
     /// its test accuracy is at most this (a fraction, 0.002 = 0.2 percentage
     /// points) below θ*'s.
@@ -49,10 +49,10 @@ impl ConvergenceConfig {
             batch_size: 128,
             seeds,
             methods: vec![
-                (Method::Sgd, vec![0.03, 0.1, 0.3, 1.0]),
-                (Method::Momentum, vec![0.003, 0.01, 0.03, 0.1]),
-                (Method::Adagrad, vec![0.01, 0.03, 0.1, 0.3]),
-                (Method::Adam, vec![3e-4, 1e-3, 3e-3, 1e-2]),
+                (OptimizerKind::Sgd.into(), vec![0.03, 0.1, 0.3, 1.0]),
+                (OptimizerKind::Momentum.into(), vec![0.003, 0.01, 0.03, 0.1]),
+                (OptimizerKind::Adagrad.into(), vec![0.01, 0.03, 0.1, 0.3]),
+                (OptimizerKind::Adam.into(), vec![3e-4, 1e-3, 3e-3, 1e-2]),
             ],
             settle_tolerance: 0.002,
             evals_per_decade: 12,
@@ -66,10 +66,10 @@ impl ConvergenceConfig {
             epochs: 30,
             batch_size: 16,
             methods: vec![
-                (Method::Sgd, vec![0.1, 0.3]),
-                (Method::Momentum, vec![0.01, 0.03]),
-                (Method::Adagrad, vec![0.1, 0.3]),
-                (Method::Adam, vec![3e-3, 1e-2]),
+                (OptimizerKind::Sgd.into(), vec![0.1, 0.3]),
+                (OptimizerKind::Momentum.into(), vec![0.01, 0.03]),
+                (OptimizerKind::Adagrad.into(), vec![0.1, 0.3]),
+                (OptimizerKind::Adam.into(), vec![3e-3, 1e-2]),
             ],
             evals_per_decade: 6,
             ..Self::full(seeds)
@@ -97,7 +97,7 @@ pub struct Curve {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodRuns {
     /// The optimizer.
-    pub method: Method,
+    pub method: OptimizerSettings,
     /// Each rate tried on the first seed and the final objective it reached.
     pub tuning: Vec<(f64, f64)>,
     /// The rate used.
@@ -194,7 +194,7 @@ pub fn run_convergence(cfg: &ConvergenceConfig) -> Result<ConvergenceReport> {
         batch_size: cfg.batch_size,
     };
     let tune_seed = cfg.seeds[0];
-    let tuning_jobs: Vec<(Method, f64)> = cfg
+    let tuning_jobs: Vec<(OptimizerSettings, f64)> = cfg
         .methods
         .iter()
         .flat_map(|(m, lrs)| lrs.iter().map(move |&lr| (*m, lr)))
@@ -317,10 +317,13 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// One run from θ = 0; after divergence the remaining points are NaN.
-    fn run(&self, method: Method, lr: f64, seed: u64) -> Result<Curve> {
+    fn run(&self, method: OptimizerSettings, lr: f64, seed: u64) -> Result<Curve> {
         let dim = self.problem.train.dim();
         let theta = Var::parameter(Tensor::<f64>::zeros(&[dim]));
-        let mut opt = method.build(vec![theta.clone()], lr, self.problem.weight_decay())?;
+        let mut opt = method
+            .with_lr(lr)
+            .with_weight_decay(self.problem.weight_decay())
+            .build(vec![theta.clone()])?;
         let mut rng = StdRng::seed_from_u64(seed);
         let mut curve = Curve::empty();
         let (mut step, mut next) = (0, self.schedule.at.iter().peekable());

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use super::csv::{Csv, create_dir, num};
 use super::error::{ExperimentError, Result};
-use super::method::Method;
 use super::nets::{ImageSource, NetSpec, train_net};
 use super::runner::run_grid;
+use tapegrad_optim::{OptimizerKind, OptimizerSettings};
 use tapegrad_plot::MeanStd;
 use tapegrad_plot::{HeatMap, heat_maps};
 use tapegrad_train::ModelKind;
@@ -63,8 +63,8 @@ impl DecayConfig {
 /// One method's grid of final test errors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecayGrid {
-    /// [`Method::Adam`] (coupled) or [`Method::AdamW`].
-    pub method: Method,
+    /// Adam (coupled) or AdamW.
+    pub method: OptimizerSettings,
     /// `errors[lr index][decay index][seed index]`: final test error (fraction).
     pub errors: Vec<Vec<Vec<f64>>>,
 }
@@ -143,7 +143,10 @@ pub fn run_decay_grid(cfg: &DecayConfig) -> Result<DecayReport> {
         });
     }
     let splits = cfg.source.load(ModelKind::Mlp)?;
-    let methods = [Method::Adam, Method::AdamW];
+    let methods = [
+        OptimizerSettings::from(OptimizerKind::Adam),
+        OptimizerSettings::from(OptimizerKind::AdamW),
+    ];
     let rows = methods.len() * cfg.lrs.len();
     let grid = run_grid(rows, cfg.decays.len(), &cfg.seeds, |row, j, seed| {
         let spec = NetSpec {
@@ -222,8 +225,8 @@ pub fn write_decay_grid(report: &DecayReport, dir: &Path) -> Result<()> {
 
 fn heat_map(report: &DecayReport, grid: &DecayGrid) -> HeatMap {
     let cfg = &report.config;
-    let name = match grid.method {
-        Method::AdamW => "AdamW: θ ← θ − ε ŝ/(√r̂+δ) − ε θ/C",
+    let name = match grid.method.kind {
+        OptimizerKind::AdamW => "AdamW: θ ← θ − ε ŝ/(√r̂+δ) − ε θ/C",
         _ => "Adam: θ/C added to g",
     };
     HeatMap {

@@ -18,7 +18,7 @@ mod csv;
 mod decay;
 mod error;
 mod logreg;
-mod method;
+
 mod nets;
 mod runner;
 mod sgd_adam;
@@ -34,10 +34,10 @@ pub use csv::{Csv, num};
 pub use decay::{DecayConfig, DecayGrid, DecayReport, run_decay_grid, write_decay_grid};
 pub use error::{ExperimentError, Result};
 pub use logreg::{BinarySet, LogisticProblem, Optimum, mean_loss, newton_cg};
-pub use method::{MOMENTUM, Method};
 pub use nets::{ImageSource, NetRun, NetSpec, train_net, train_net_validated};
 pub use runner::{run_all, run_grid, seeds};
 pub use sgd_adam::{GapConfig, GapMethod, GapReport, run_sgd_vs_adam, write_sgd_vs_adam};
+pub use tapegrad_optim::{MOMENTUM, OptimizerKind, OptimizerSettings};
 pub use tapegrad_plot::{
     Corner, HeatMap, Line, MeanStd, PALETTE, Panel, heat_maps, line_panels, sci,
 };

@@ -13,7 +13,7 @@ use tapegrad_tape::Var;
 
 use super::binary::shared_data;
 use super::error::Result;
-use super::method::Method;
+use tapegrad_optim::OptimizerSettings;
 use tapegrad_train::{
     DataSource, EVAL_BATCH, ModelKind, Splits, build_model, evaluate, load_splits,
 };
@@ -126,7 +126,7 @@ pub struct NetSpec {
     /// The training program's MLP or CNN.
     pub model: ModelKind,
     /// The optimizer.
-    pub method: Method,
+    pub method: OptimizerSettings,
     /// Its (base) learning rate.
     pub lr: f64,
     /// Its weight decay 1/C.
@@ -188,7 +188,9 @@ pub fn train_net_validated(
     )?;
     let mut opt = spec
         .method
-        .build(model.parameters(), spec.lr, spec.weight_decay)?;
+        .with_lr(spec.lr)
+        .with_weight_decay(spec.weight_decay)
+        .build(model.parameters())?;
     let mut scheduler = schedule
         .map(|s| Scheduler::new(Borrowed(s), opt.as_mut()))
         .transpose()?;

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use super::csv::{Csv, create_dir, num};
 use super::error::Result;
-use super::method::Method;
 use super::nets::{ImageSource, NetRun, NetSpec, train_net_validated};
 use super::runner::run_all;
+use tapegrad_optim::{OptimizerKind, OptimizerSettings};
 use tapegrad_plot::MeanStd;
 use tapegrad_plot::{Line, Panel, line_panels};
 use tapegrad_train::ModelKind;
@@ -23,7 +23,7 @@ pub struct GapConfig {
     /// Validation images (MNIST only).
     pub validation: usize,
     /// Each optimizer with its learning-rate grid.
-    pub methods: Vec<(Method, Vec<f64>)>,
+    pub methods: Vec<(OptimizerSettings, Vec<f64>)>,
     /// Minibatch size.
     pub batch_size: usize,
     /// Passes over the training set.
@@ -39,8 +39,8 @@ impl GapConfig {
             source: ImageSource::mnist_or_digits(5000, 5000),
             validation: 2000,
             methods: vec![
-                (Method::Momentum, vec![0.01, 0.03, 0.1]),
-                (Method::Adam, vec![3e-4, 1e-3, 3e-3]),
+                (OptimizerKind::Momentum.into(), vec![0.01, 0.03, 0.1]),
+                (OptimizerKind::Adam.into(), vec![3e-4, 1e-3, 3e-3]),
             ],
             batch_size: 64,
             epochs: 6,
@@ -53,8 +53,8 @@ impl GapConfig {
         Self {
             source: ImageSource::Digits,
             methods: vec![
-                (Method::Momentum, vec![0.01, 0.1]),
-                (Method::Adam, vec![1e-3, 3e-3]),
+                (OptimizerKind::Momentum.into(), vec![0.01, 0.1]),
+                (OptimizerKind::Adam.into(), vec![1e-3, 3e-3]),
             ],
             batch_size: 32,
             epochs: 2,
@@ -67,7 +67,7 @@ impl GapConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GapMethod {
     /// The optimizer.
-    pub method: Method,
+    pub method: OptimizerSettings,
     /// Each rate tried (first seed) and its final validation accuracy.
     pub tuning: Vec<(f64, f64)>,
     /// The rate chosen.
@@ -110,7 +110,7 @@ pub fn run_sgd_vs_adam(cfg: &GapConfig) -> Result<GapReport> {
     let (splits, validation) = cfg
         .source
         .load_with_validation(ModelKind::Cnn, cfg.validation)?;
-    let run = |method: Method, lr: f64, seed: u64| {
+    let run = |method: OptimizerSettings, lr: f64, seed: u64| {
         let spec = NetSpec {
             model: ModelKind::Cnn,
             method,
@@ -124,7 +124,7 @@ pub fn run_sgd_vs_adam(cfg: &GapConfig) -> Result<GapReport> {
         train_net_validated(&splits, Some(&validation), &spec, None, seed)
     };
     let first = cfg.seeds[0];
-    let tuning_jobs: Vec<(Method, f64)> = cfg
+    let tuning_jobs: Vec<(OptimizerSettings, f64)> = cfg
         .methods
         .iter()
         .flat_map(|(m, lrs)| lrs.iter().map(move |&lr| (*m, lr)))

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use tapegrad_experiments::{
-    BiasConfig, ConvergenceConfig, DecayConfig, GapConfig, Method, run_bias_correction,
+    BiasConfig, ConvergenceConfig, DecayConfig, GapConfig, OptimizerKind, run_bias_correction,
     run_convergence, run_decay_grid, run_sgd_vs_adam, write_bias_correction, write_convergence,
     write_decay_grid, write_sgd_vs_adam,
 };
@@ -135,7 +135,10 @@ fn weight_decay_quick() {
     let [adam, adamw] = &report.grids[..] else {
         panic!("expected two grids");
     };
-    assert_eq!((adam.method, adamw.method), (Method::Adam, Method::AdamW));
+    assert_eq!(
+        (adam.method.kind, adamw.method.kind),
+        (OptimizerKind::Adam, OptimizerKind::AdamW)
+    );
     for g in &report.grids {
         assert_eq!(g.errors.len(), cfg.lrs.len());
         assert!(g.errors.iter().all(|row| row.len() == cfg.decays.len()));

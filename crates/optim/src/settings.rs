@@ -181,3 +181,22 @@ impl OptimizerSettings {
         })
     }
 }
+
+impl From<OptimizerKind> for OptimizerSettings {
+    /// [`OptimizerSettings::new`]: the kind with PyTorch's defaults.
+    fn from(kind: OptimizerKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl std::fmt::Display for OptimizerSettings {
+    /// Writes [`OptimizerSettings::label`] (`"Adam (no bias correction)"`).
+    ///
+    /// ```
+    /// use tapegrad_optim::{OptimizerKind, OptimizerSettings};
+    /// assert_eq!(OptimizerSettings::from(OptimizerKind::Momentum).to_string(), "SGD+momentum");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
+}

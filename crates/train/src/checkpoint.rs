@@ -238,7 +238,7 @@ fn describe(epoch: usize, s: &RunSpec) -> String {
         "{FORMAT}\nepoch = {epoch}\ndata = {data}\nmodel = {}\noptimizer = {}\nlr = {:?}\n\
          weight_decay = {:?}\nbias_correction = {}\nbatch_size = {}\nseed = {}\n",
         value_name(&s.model),
-        value_name(&s.optimizer),
+        s.optimizer.name(),
         s.lr,
         s.weight_decay,
         s.bias_correction,
@@ -311,7 +311,9 @@ fn parse(text: &str) -> std::result::Result<(usize, RunSpec, Manifest), String> 
     let spec = RunSpec {
         data,
         model: ModelKind::from_str(get("model")?, false)?,
-        optimizer: OptimizerKind::from_str(get("optimizer")?, false)?,
+        optimizer: get("optimizer")?
+            .parse::<OptimizerKind>()
+            .map_err(|e| e.to_string())?,
         lr: num("lr")?,
         weight_decay: num("weight_decay")?,
         bias_correction: get("bias_correction")?
@@ -341,8 +343,8 @@ pub fn spec_mismatch(given: &RunSpec, saved: &RunSpec) -> Option<String> {
     );
     check(
         "--optimizer",
-        value_name(&given.optimizer),
-        value_name(&saved.optimizer),
+        given.optimizer.name().to_owned(),
+        saved.optimizer.name().to_owned(),
     );
     check("--lr", format!("{:?}", given.lr), format!("{:?}", saved.lr));
     check(

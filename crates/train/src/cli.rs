@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::checkpoint::find_checkpoint;
-use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec, TrainConfig};
+use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec, TrainConfig, default_lr};
 use super::error::{Result, TrainError};
 use super::run::train;
 
@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// The optimizer [default: adam]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = optimizer_kind())]
     pub optimizer: Option<OptimizerKind>,
     /// Learning rate, > 0 [default: 0.1 sgd, 0.01 momentum and adagrad, 0.001 otherwise]
     #[arg(long, value_parser = positive_f64, allow_negative_numbers = true)]
@@ -181,7 +181,7 @@ impl Args {
             model: self.model.unwrap_or(base.model),
             optimizer,
             lr: self.lr.unwrap_or(if fresh {
-                optimizer.default_lr()
+                default_lr(optimizer)
             } else {
                 base.lr
             }),
@@ -267,4 +267,11 @@ fn execute(command: Command) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--optimizer`'s values: every [`OptimizerKind`] by its name, with its help line.
+fn optimizer_kind() -> impl clap::builder::TypedValueParser<Value = OptimizerKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = OptimizerKind::ALL.map(|k| PossibleValue::new(k.name()).help(k.help()));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<OptimizerKind>())
 }

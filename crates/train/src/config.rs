@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub use tapegrad_optim::OptimizerKind;
+
 /// The network to train (see [`tapegrad_train::model`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelKind {
@@ -12,53 +14,21 @@ pub enum ModelKind {
     Cnn,
 }
 
-/// The optimizer, with PyTorch's semantics (see the `tapegrad-optim` crate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OptimizerKind {
-    /// Plain stochastic gradient: θ ← θ − η g.
-    Sgd,
-    /// SGD with heavy-ball momentum α = 0.9.
-    Momentum,
-    /// AdaGrad.
-    Adagrad,
-    /// RMSprop (ρ = 0.99).
-    Rmsprop,
-    /// Adam (ρ₁, ρ₂) = (0.9, 0.999).
-    Adam,
-    /// Adam with decoupled weight decay.
-    Adamw,
-}
-
-impl OptimizerKind {
-    /// The learning rate used when `--lr` is not given: what trains the default
-    /// models well with each method.
-    ///
-    /// ```
-    /// use tapegrad_train::OptimizerKind;
-    /// assert_eq!(OptimizerKind::Adam.default_lr(), 1e-3);
-    /// ```
-    pub fn default_lr(self) -> f64 {
-        match self {
-            Self::Sgd => 0.1,
-            Self::Momentum => 0.01,
-            Self::Adagrad => 0.01,
-            Self::Rmsprop | Self::Adam | Self::Adamw => 1e-3,
-        }
-    }
-
-    /// The weight decay used when `--weight-decay` is not given: PyTorch's
-    /// defaults, 0.01 for AdamW and 0 for the others.
-    ///
-    /// ```
-    /// use tapegrad_train::OptimizerKind;
-    /// assert_eq!(OptimizerKind::Adamw.default_weight_decay(), 0.01);
-    /// assert_eq!(OptimizerKind::Adam.default_weight_decay(), 0.0);
-    /// ```
-    pub fn default_weight_decay(self) -> f64 {
-        match self {
-            Self::Adamw => 0.01,
-            _ => 0.0,
-        }
+/// The learning rate used when `--lr` is not given: what trains the default
+/// models well with each method, and PyTorch's default for the kinds not tuned
+/// here.
+///
+/// ```
+/// use tapegrad_train::{OptimizerKind, default_lr};
+/// assert_eq!((default_lr(OptimizerKind::Sgd), default_lr(OptimizerKind::Adam)), (0.1, 1e-3));
+/// ```
+pub fn default_lr(kind: OptimizerKind) -> f64 {
+    match kind {
+        OptimizerKind::Sgd => 0.1,
+        OptimizerKind::Momentum | OptimizerKind::Adagrad => 0.01,
+        OptimizerKind::RmsProp | OptimizerKind::Adam | OptimizerKind::AdamW => 1e-3,
+        #[allow(unreachable_patterns)]
+        other => other.default_lr(),
     }
 }
 

@@ -33,12 +33,12 @@ mod run;
 
 pub use checkpoint::{Checkpoint, checkpoint_dir, epoch_seed, find_checkpoint, save_checkpoint};
 pub use cli::{Args, Command, main_with_args, parse_args};
-pub use config::{DataSource, ModelKind, OptimizerKind, RunSpec, TrainConfig};
+pub use config::{DataSource, ModelKind, OptimizerKind, RunSpec, TrainConfig, default_lr};
 pub use data::{Splits, TEST_FRACTION, load_splits};
 pub use error::{Result, TrainError};
 pub use eval::{EVAL_BATCH, count_correct, evaluate};
 pub use metrics::{CSV_HEADER, EpochMetrics, parse_csv, read_csv, to_csv, write_csv};
 pub use model::{LARGE_IMAGE, MLP_HIDDEN, build_model, cnn, mlp};
-pub use optimizer::{MOMENTUM, build_optimizer};
+pub use optimizer::build_optimizer;
 pub use plot::plot_metrics;
 pub use run::{Outcome, train};

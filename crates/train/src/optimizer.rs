@@ -1,21 +1,16 @@
 //! The optimizer of a run, built from its spec.
 
-use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig,
-};
+use tapegrad_optim::{OptimError, Optimizer, OptimizerSettings};
 use tapegrad_tape::Var;
 
-use super::config::{OptimizerKind, RunSpec};
+use super::config::RunSpec;
 use super::error::{Result, TrainError};
 
-/// The momentum α of `--optimizer momentum`.
-pub const MOMENTUM: f64 = 0.9;
-
-/// The optimizer `spec.optimizer` over `params`, with `spec.lr` and
-/// `spec.weight_decay`, every other option at PyTorch's default (momentum: α =
-/// [`MOMENTUM`]). `--no-bias-correction` applies to Adam and AdamW only and is
-/// refused with another optimizer.
+/// The optimizer `spec.optimizer` over `params`, with `spec.lr`,
+/// `spec.weight_decay` and `spec.bias_correction`, every other option at
+/// PyTorch's default (built by [`OptimizerSettings`], the one builder the
+/// programs share). `--no-bias-correction` with an optimizer that has no bias
+/// correction is refused, naming the flag.
 ///
 /// ```
 /// use tapegrad_train::{OptimizerKind, RunSpec, build_optimizer};
@@ -26,57 +21,18 @@ pub const MOMENTUM: f64 = 0.9;
 /// assert_eq!((opt.name(), opt.lr()), ("SGD", 0.1));
 /// ```
 pub fn build_optimizer(spec: &RunSpec, params: Vec<Var<f32>>) -> Result<Box<dyn Optimizer<f32>>> {
-    let (lr, weight_decay) = (spec.lr, spec.weight_decay);
-    let adam_like = matches!(spec.optimizer, OptimizerKind::Adam | OptimizerKind::Adamw);
-    if !spec.bias_correction && !adam_like {
-        return Err(TrainError::InvalidArgument {
+    let settings = OptimizerSettings {
+        lr: spec.lr,
+        weight_decay: spec.weight_decay,
+        bias_correction: spec.bias_correction,
+        ..OptimizerSettings::new(spec.optimizer)
+    };
+    settings.build(params).map_err(|e| match e {
+        OptimError::UnsupportedOption { reason, .. } => TrainError::InvalidArgument {
             name: "--no-bias-correction",
             value: "given".into(),
-            reason: "only Adam and AdamW have a bias correction".into(),
-        });
-    }
-    let sgd = |momentum| SgdConfig {
-        lr,
-        momentum,
-        weight_decay,
-        ..SgdConfig::default()
-    };
-    Ok(match spec.optimizer {
-        OptimizerKind::Sgd => Box::new(Sgd::new(params, sgd(0.0))?),
-        OptimizerKind::Momentum => Box::new(Sgd::new(params, sgd(MOMENTUM))?),
-        OptimizerKind::Adagrad => Box::new(Adagrad::new(
-            params,
-            AdagradConfig {
-                lr,
-                weight_decay,
-                ..AdagradConfig::default()
-            },
-        )?),
-        OptimizerKind::Rmsprop => Box::new(RmsProp::new(
-            params,
-            RmsPropConfig {
-                lr,
-                weight_decay,
-                ..RmsPropConfig::default()
-            },
-        )?),
-        OptimizerKind::Adam => Box::new(Adam::new(
-            params,
-            AdamConfig {
-                lr,
-                weight_decay,
-                bias_correction: spec.bias_correction,
-                ..AdamConfig::default()
-            },
-        )?),
-        OptimizerKind::Adamw => Box::new(AdamW::new(
-            params,
-            AdamWConfig {
-                lr,
-                weight_decay,
-                bias_correction: spec.bias_correction,
-                ..AdamWConfig::default()
-            },
-        )?),
+            reason,
+        },
+        other => other.into(),
     })
 }

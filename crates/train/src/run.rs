@@ -163,7 +163,7 @@ fn introduce(
     ));
     reporter.line(&format!(
         "{} lr {} weight decay {}{}, batch {}, seed {}, {} epochs → {}",
-        value_name(&s.optimizer),
+        s.optimizer.name(),
         s.lr,
         s.weight_decay,
         if s.bias_correction {

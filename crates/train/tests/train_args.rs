@@ -66,7 +66,7 @@ fn every_flag_is_read() {
     assert_eq!(c.spec.data, DataSource::Path(dir.clone()));
     assert_eq!(
         (c.spec.model, c.spec.optimizer),
-        (ModelKind::Mlp, OptimizerKind::Adamw)
+        (ModelKind::Mlp, OptimizerKind::AdamW)
     );
     assert_eq!((c.spec.lr, c.spec.weight_decay), (0.003, 0.05));
     assert!(!c.spec.bias_correction);
@@ -261,7 +261,10 @@ fn cnn_on_vectors_and_bias_correction_for_sgd_are_refused() {
         out.to_str().unwrap(),
     ]);
     let msg = train(&c).err().unwrap().to_string();
-    assert!(msg.contains("only Adam and AdamW"), "{msg}");
+    assert!(
+        msg.contains("only adam and adamw have a bias correction"),
+        "{msg}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
