@@ -464,3 +464,25 @@ fn loss_dispatch(
 fn losses_match_pytorch_on_nan_and_infinity() {
     nonfinite::check_family("loss", loss_dispatch);
 }
+
+#[test]
+fn anomaly_mode_names_the_loss_that_meets_a_nan_logit() {
+    use tapegrad_tape::{AnomalyStage, TapeError, detect_anomaly};
+    let z = Var::parameter(Tensor::from_vec(vec![0.0, f64::NAN, 1.0, 2.0], &[2, 2]).unwrap());
+    let err = detect_anomaly(|| {
+        cross_entropy(&z, &[0, 1])?
+            .backward()
+            .map_err(NnError::from)
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            NnError::Tape(TapeError::Anomaly { op: "cross_entropy", stage: AnomalyStage::Forward, input_shapes, .. })
+                if input_shapes.len() == 1 && input_shapes[0].as_slice() == [2, 2]
+        ),
+        "{err}"
+    );
+    // Off, the NaN loss is returned as a value.
+    assert!(cross_entropy(&z, &[0, 1]).unwrap().item().unwrap().is_nan());
+}

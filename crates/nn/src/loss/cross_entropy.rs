@@ -46,7 +46,10 @@ impl<T: Float> Default for CrossEntropyOptions<T> {
 /// ξ = (1/N) Σ_n −log p[n, y_n]
 /// ```
 ///
-/// Stable for any logits (the maximum is subtracted), and differentiable twice.
+/// Stable for any finite logits (the maximum is subtracted), and differentiable
+/// twice. Non-finite logits behave as in PyTorch: a row holding NaN or +∞, or
+/// only −∞, gives a NaN loss and NaN gradients in that row; −∞ at the target
+/// gives +∞ with a finite gradient; −∞ elsewhere is a zero probability.
 /// Errors name the first target outside 0..K.
 ///
 /// ```
@@ -71,7 +74,9 @@ pub fn cross_entropy<T: Float>(logits: &Var<T>, targets: &[usize]) -> Result<Var
 /// ℓ_n = (1 − ε) w[y_n] (−log p[n, y_n]) + (ε/K) Σ_c w[c] (−log p[n, c])
 /// ```
 ///
-/// (w = 1 without weights); an ignored sample has ℓ_n = 0. `Sum` gives Σ ℓ_n,
+/// (w = 1 without weights); an ignored sample has ℓ_n = 0 and a zero gradient
+/// (NaN only where its own softmax is, as PyTorch), also when every sample is
+/// ignored and the mean is 0/0 = NaN. `Sum` gives Σ ℓ_n,
 /// `None` the vector ℓ, and `Mean` Σ ℓ_n / Σ_{n not ignored} `w[y_n]`, PyTorch's
 /// weighted mean (the smoothing term is divided by the same sum, as PyTorch
 /// does). Writing ℓ_n = −Σ_c a[n, c] log p[n, c], the gradient is
@@ -118,7 +123,7 @@ pub fn cross_entropy_with<T: Float>(
     };
     let kept_rows = kept_rows(&classes_of);
     let reduction = opts.reduction;
-    Ok(Var::from_op(
+    Ok(Var::try_from_op(
         OP,
         value,
         &[logits],
@@ -139,7 +144,7 @@ pub fn cross_entropy_with<T: Float>(
             };
             Ok(smallvec![Some(dz.mul(&g)?)])
         },
-    ))
+    )?)
 }
 
 /// A [N, 1] mask of the samples not ignored, `None` when none is.

@@ -81,7 +81,7 @@ fn pick_targets<T: Float>(x: &Var<T>, classes_of: &[Option<usize>]) -> Result<Va
             .collect::<Vec<T>>()
     });
     let one_hot = Tensor::from_vec(one_hot, &[n, k])?;
-    Ok(Var::from_op(
+    Ok(Var::try_from_op(
         "nll_loss (pick targets)",
         Tensor::from_vec(picked, &[n])?,
         &[x],
@@ -91,5 +91,5 @@ fn pick_targets<T: Float>(x: &Var<T>, classes_of: &[Option<usize>]) -> Result<Va
                 g.where_cond(&one_hot, &Var::scalar(T::ZERO))?
             )])
         },
-    ))
+    )?)
 }

@@ -34,7 +34,7 @@ fn binary<T: Float>(
     rule: impl Backward<T> + 'static,
 ) -> Result<Var<T>> {
     let value = a.with_value(|x| b.with_value(|y| x.zip_with(y, op, f)))?;
-    Ok(Var::from_op(op, value, &[a, b], rule))
+    Var::try_from_op(op, value, &[a, b], rule)
 }
 
 /// A tensor of 0s and 1s, 1 where `pred` holds for the element of `x`.
@@ -191,7 +191,7 @@ impl<T: Float> Var<T> {
     pub fn where_cond(&self, condition: &Tensor<T>, other: &Var<T>) -> Result<Var<T>> {
         let value = self.with_value(|a| other.with_value(|b| condition.select(a, b, "where")))?;
         let condition = condition.clone();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "where",
             value,
             &[self, other],
@@ -209,7 +209,7 @@ impl<T: Float> Var<T> {
                 };
                 Ok(smallvec![ga, gb])
             }),
-        ))
+        )
     }
 
     /// −x. ∂ = −g.

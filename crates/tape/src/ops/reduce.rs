@@ -60,14 +60,14 @@ impl<T: Float> Var<T> {
         let value = self.with_value(|v| v.sum_axes(&axes, keepdim));
         let from: Shape = self.shape().into();
         let kept = keepdim_shape(&from, &axes);
-        Ok(Var::from_op(
+        Var::try_from_op(
             "sum_axes",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 single(c.grad.reshape(&kept)?.broadcast_to(&from)?)
             },
-        ))
+        )
     }
 
     /// Arithmetic mean of all elements: sum / n (NaN for no elements, 0/0, as
@@ -101,12 +101,12 @@ impl<T: Float> Var<T> {
         }
         let value = self.with_value(|v| v.reshape(shape))?;
         let from: Shape = self.shape().into();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "reshape",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> { single(c.grad.reshape(&from)?) },
-        ))
+        )
     }
 
     /// The largest element, as a 0-d var (NaN if any element is NaN), as
@@ -226,7 +226,10 @@ impl<T: Float> Var<T> {
             return self.logsumexp_axes(&[], keepdim);
         }
         let axes = shape::normalize_axes("logsumexp", axes, self.ndim())?;
-        Ok(logsumexp_op(self, axes, keepdim))
+        let out = logsumexp_op(self, axes, keepdim);
+        // A fallible call returns a forward anomaly (this op's, or one kept before).
+        crate::anomaly::take_kept()?;
+        Ok(out)
     }
 }
 
@@ -284,24 +287,19 @@ fn extremum<T: Float>(
     x.with_value(|v| v.check_reducible(op, &axes))?;
     let value = x.with_value(|v| v.extremum_axes(&axes, keepdim, kind.take_max));
     let kept = keepdim_shape(x.shape(), &axes);
-    Ok(Var::from_op(
-        op,
-        value,
-        &[x],
-        move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
-            // The mask and counts are piecewise constant in x, so constants here
-            // give the right second derivative (0 almost everywhere).
-            let extremum = c.output.value().reshape(&kept)?;
-            let (mask, count) =
-                c.inputs[0].with_value(|v| v.extremum_mask(&extremum, &axes, kind.whole));
-            let share = c.grad.reshape(&kept)?.div(&Var::constant(count))?;
-            single(if kind.whole {
-                share.where_cond(&mask, &Var::scalar(T::ZERO))?
-            } else {
-                share.mul(&Var::constant(mask))?
-            })
-        },
-    ))
+    Var::try_from_op(op, value, &[x], move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+        // The mask and counts are piecewise constant in x, so constants here
+        // give the right second derivative (0 almost everywhere).
+        let extremum = c.output.value().reshape(&kept)?;
+        let (mask, count) =
+            c.inputs[0].with_value(|v| v.extremum_mask(&extremum, &axes, kind.whole));
+        let share = c.grad.reshape(&kept)?.div(&Var::constant(count))?;
+        single(if kind.whole {
+            share.where_cond(&mask, &Var::scalar(T::ZERO))?
+        } else {
+            share.mul(&Var::constant(mask))?
+        })
+    })
 }
 
 /// logsumexp over normalized `axes`; see [`Var::logsumexp_axes`].
