@@ -1,6 +1,8 @@
 //! Losses against PyTorch's numbers, gradient checks of every option, and errors.
 
 mod common;
+#[path = "../../tape/tests/nonfinite/fixture.rs"]
+mod nonfinite;
 
 use common::{assert_rel_close, check_both, randn};
 use tapegrad_nn::{
@@ -407,4 +409,80 @@ fn l2_regularization_is_half_squared_norm_over_c() {
             Err(NnError::InvalidArgument { name: "C", .. })
         ));
     }
+}
+
+// NaN and ±∞ logits, log-probabilities and predictions, against PyTorch
+// (the `loss` family of fixtures/nonfinite_reference.json).
+
+/// The `reduction` argument of a fixture case (PyTorch's default, the mean).
+fn reduction_arg(a: &nonfinite::Args<'_>) -> Reduction {
+    match a.opt_str("reduction") {
+        None | Some("mean") => Reduction::Mean,
+        Some("sum") => Reduction::Sum,
+        Some("none") => Reduction::None,
+        Some(other) => panic!("unknown reduction {other:?}"),
+    }
+}
+
+fn class_weight_arg(a: &nonfinite::Args<'_>) -> Option<Tensor<f64>> {
+    a.opt_floats("weight").map(|w| {
+        let k = w.len();
+        Tensor::from_vec(w, &[k]).unwrap()
+    })
+}
+
+fn loss_dispatch(
+    op: &str,
+    x: &[Var<f64>],
+    a: &nonfinite::Args<'_>,
+) -> Option<Result<Var<f64>, NnError>> {
+    let targets = || a.indices("targets").0;
+    Some(match op {
+        "cross_entropy" => {
+            let opts = CrossEntropyOptions {
+                reduction: reduction_arg(a),
+                weight: class_weight_arg(a),
+                label_smoothing: a.opt_f64("label_smoothing").unwrap_or(0.0),
+                ignore_index: a.opt_usize("ignore_index"),
+            };
+            cross_entropy_with(&x[0], &targets(), &opts)
+        }
+        "nll_loss" => {
+            let opts = NllLossOptions {
+                reduction: reduction_arg(a),
+                weight: class_weight_arg(a),
+                ignore_index: a.opt_usize("ignore_index"),
+            };
+            nll_loss(&x[0], &targets(), &opts)
+        }
+        "mse_loss" => mse_loss(&x[0], &x[1], reduction_arg(a)),
+        _ => return None,
+    })
+}
+
+#[test]
+fn losses_match_pytorch_on_nan_and_infinity() {
+    nonfinite::check_family("loss", loss_dispatch);
+}
+
+#[test]
+fn anomaly_mode_names_the_loss_that_meets_a_nan_logit() {
+    use tapegrad_tape::{AnomalyStage, TapeError, detect_anomaly};
+    let z = Var::parameter(Tensor::from_vec(vec![0.0, f64::NAN, 1.0, 2.0], &[2, 2]).unwrap());
+    let err = detect_anomaly(|| {
+        cross_entropy(&z, &[0, 1])?
+            .backward()
+            .map_err(NnError::from)
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            NnError::Tape(TapeError::Anomaly { op: "cross_entropy", stage: AnomalyStage::Forward, input_shapes, .. })
+                if input_shapes.len() == 1 && input_shapes[0].as_slice() == [2, 2]
+        ),
+        "{err}"
+    );
+    // Off, the NaN loss is returned as a value.
+    assert!(cross_entropy(&z, &[0, 1]).unwrap().item().unwrap().is_nan());
 }

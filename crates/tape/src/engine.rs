@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use smallvec::SmallVec;
 
+use crate::anomaly;
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::ops::Ctx;
@@ -73,6 +74,7 @@ fn apply_rule<T: Float>(
     retain: bool,
     frontier: &mut Frontier<T>,
 ) -> Result<()> {
+    let check = frontier.check_gradients;
     let min_id = frontier.min_id;
     let mut guard = lock(&node.0.grad_fn);
     let grad_fn = guard.as_ref().ok_or(TapeError::GraphFreed { op })?;
@@ -102,13 +104,16 @@ fn apply_rule<T: Float>(
         needs: &needs,
     };
     let grads = grad_fn.rule.backward(&ctx)?;
-    for ((input, g), &needed) in grad_fn.inputs.iter().zip(grads).zip(&needs) {
+    for (i, ((input, g), &needed)) in grad_fn.inputs.iter().zip(grads).zip(&needs).enumerate() {
         if let (true, Some(g)) = (needed, g) {
             let g = if g.shape() == input.shape() {
                 g
             } else {
                 g.sum_to(input.shape())?
             };
+            if check {
+                anomaly::check_gradient(op, i, &g, &grad_fn.inputs)?;
+            }
             frontier.deliver(input, g)?;
         }
     }
@@ -151,6 +156,8 @@ struct Frontier<T: Float> {
     order: BinaryHeap<u64>,
     pending: IdMap<(Var<T>, Var<T>)>,
     min_id: u64,
+    /// Anomaly mode was on when the pass started: rules' gradients are scanned.
+    check_gradients: bool,
 }
 
 impl<T: Float> Frontier<T> {
@@ -159,6 +166,7 @@ impl<T: Float> Frontier<T> {
             order: BinaryHeap::new(),
             pending: IdMap::default(),
             min_id,
+            check_gradients: anomaly::checks_gradients(),
         }
     }
 
@@ -193,21 +201,36 @@ fn run<T: Float>(
     opts: GradOptions,
     min_id: u64,
 ) -> Result<()> {
+    // A forward anomaly not yet returned is this call's error.
+    anomaly::take_kept()?;
     let retain = opts.retain_graph || opts.create_graph;
     let mut frontier = Frontier::new(min_id);
+    anomaly::in_backward(|| run_rules(&mut frontier, roots, seeds, &mut sink, opts, retain))
+}
+
+/// The walk of [`run`]: seeds the roots, then runs each node's rule in
+/// decreasing id order.
+fn run_rules<T: Float>(
+    frontier: &mut Frontier<T>,
+    roots: &[Var<T>],
+    seeds: Vec<Var<T>>,
+    sink: &mut Sink<'_, T>,
+    opts: GradOptions,
+    retain: bool,
+) -> Result<()> {
     with_grad_mode(opts.create_graph, || {
         for (root, seed) in roots.iter().zip(seeds) {
             frontier.deliver(root, seed)?;
         }
         while let Some((node, grad)) = frontier.take() {
-            if let Sink::Inputs(wanted, out) = &mut sink
+            if let Sink::Inputs(wanted, out) = &mut *sink
                 && let Some(&k) = wanted.get(&node.0.id)
             {
                 accumulate(&mut out[k], grad.clone())?;
             }
             match node.0.kind {
                 Kind::Op(op) => {
-                    apply_rule(&node, &grad, op, retain, &mut frontier)?;
+                    apply_rule(&node, &grad, op, retain, frontier)?;
                 }
                 Kind::Parameter if matches!(sink, Sink::Parameters) => {
                     accumulate_into_leaf(&node, grad.value())?;

@@ -130,6 +130,23 @@ pub enum TapeError {
         /// What was given.
         what: String,
     },
+    /// Anomaly mode ([`crate::detect_anomaly`]) found a NaN or an infinity: in
+    /// an op's result, or in the gradient its backward rule computed.
+    #[error(
+        "anomaly: `{op}` gave a non-finite {stage} ({found} at element {index}; inputs of shapes {input_shapes:?})"
+    )]
+    Anomaly {
+        /// The op whose forward or backward produced the value.
+        op: &'static str,
+        /// Which of the two.
+        stage: AnomalyStage,
+        /// The shapes of the op's inputs, in order.
+        input_shapes: Vec<Shape>,
+        /// The first non-finite element found.
+        found: NonFinite,
+        /// Its position (row-major) in the result or gradient.
+        index: usize,
+    },
     /// An analytic gradient that disagrees with finite differences.
     #[error(
         "{check}: Jacobian mismatch for output {output}, input {input}, element {element}: analytic {analytic:e}, numeric {numeric:e}"
@@ -208,6 +225,63 @@ impl std::fmt::Display for ExternalError {
 impl std::error::Error for ExternalError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.get_ref().source()
+    }
+}
+
+/// Which value anomaly mode found non-finite (see [`crate::detect_anomaly`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnomalyStage {
+    /// The result of the op's forward computation.
+    Forward,
+    /// The gradient the op's backward rule computed for one of its inputs.
+    Gradient {
+        /// Position of that input among the op's inputs.
+        input: usize,
+    },
+}
+
+impl std::fmt::Display for AnomalyStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnomalyStage::Forward => write!(f, "forward value"),
+            AnomalyStage::Gradient { input } => write!(f, "gradient for input {input}"),
+        }
+    }
+}
+
+/// A value that is not finite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonFinite {
+    /// Not a number.
+    Nan,
+    /// +∞.
+    Infinity,
+    /// −∞.
+    NegInfinity,
+}
+
+impl NonFinite {
+    /// What `x` is, or `None` when it is finite.
+    pub fn of(x: f64) -> Option<Self> {
+        if x.is_nan() {
+            Some(NonFinite::Nan)
+        } else if x == f64::INFINITY {
+            Some(NonFinite::Infinity)
+        } else if x == f64::NEG_INFINITY {
+            Some(NonFinite::NegInfinity)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NonFinite::Nan => "NaN",
+            NonFinite::Infinity => "inf",
+            NonFinite::NegInfinity => "-inf",
+        })
     }
 }
 

@@ -74,22 +74,61 @@ pub trait Float:
     fn cos(self) -> Self;
     /// Sine.
     fn sin(self) -> Self;
-    /// The larger of two values (NaN-ignoring, as `f64::max`).
+    /// The larger of two values, **ignoring NaN** as `f64::max` does: `max(NaN, 1)`
+    /// is 1. Kernels that must let a NaN through (every op with PyTorch
+    /// semantics) use [`Float::maximum`] instead.
     fn max(self, other: Self) -> Self;
-    /// The smaller of two values (NaN-ignoring, as `f64::min`).
+    /// The smaller of two values, **ignoring NaN** as `f64::min` does; see
+    /// [`Float::minimum`] for the NaN-propagating one.
     fn min(self, other: Self) -> Self;
+    /// The larger of two values with NaN propagating, as `torch.maximum`: NaN if
+    /// either is NaN, else the larger (`self` on a tie).
+    ///
+    /// ```
+    /// use tapegrad_tape::Float;
+    /// assert!(Float::maximum(1.0f64, f64::NAN).is_nan());
+    /// assert!(Float::maximum(f64::NAN, 1.0f64).is_nan());
+    /// assert_eq!(Float::maximum(1.0f64, 2.0), 2.0);
+    /// assert_eq!(Float::max(1.0f64, f64::NAN), 1.0); // the NaN-ignoring one
+    /// ```
+    #[inline(always)]
+    fn maximum(self, other: Self) -> Self {
+        if other > self || other.is_nan() {
+            other
+        } else {
+            self
+        }
+    }
+    /// The smaller of two values with NaN propagating, as `torch.minimum`: NaN if
+    /// either is NaN, else the smaller (`self` on a tie).
+    #[inline(always)]
+    fn minimum(self, other: Self) -> Self {
+        if other < self || other.is_nan() {
+            other
+        } else {
+            self
+        }
+    }
     /// Whether the value is neither infinite nor NaN.
     fn is_finite(self) -> bool;
     /// Whether the value is NaN.
     fn is_nan(self) -> bool;
-    /// -1, 0 or 1 by sign (0 for ±0, NaN for NaN).
+    /// -1, 0 or 1 by sign, as `torch.sign`: 0 for ±0 and for NaN.
+    ///
+    /// ```
+    /// use tapegrad_tape::Float;
+    /// assert_eq!(Float::signum0(-3.0f64), -1.0);
+    /// assert_eq!(Float::signum0(0.0f64), 0.0);
+    /// assert_eq!(Float::signum0(f64::NAN), 0.0);
+    /// assert_eq!(Float::signum0(f64::INFINITY), 1.0);
+    /// ```
     fn signum0(self) -> Self {
         if self > Self::ZERO {
             Self::ONE
         } else if self < Self::ZERO {
             -Self::ONE
         } else {
-            self * Self::ZERO
+            Self::ZERO
         }
     }
 }

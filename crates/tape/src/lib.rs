@@ -15,6 +15,7 @@
 //! assert!((g.data()[0] - 0.5 * (1.0 - 1.0f64.tanh().powi(2))).abs() < 1e-15);
 //! ```
 
+pub mod anomaly;
 mod denormal;
 pub mod engine;
 pub mod error;
@@ -25,9 +26,10 @@ pub mod shape;
 pub mod tensor;
 pub mod var;
 
+pub use anomaly::{detect_anomaly, is_anomaly_enabled, set_detect_anomaly};
 pub use denormal::set_flush_denormal;
 pub use engine::{GradOptions, grad};
-pub use error::{ExternalError, Result, TapeError};
+pub use error::{AnomalyStage, ExternalError, NonFinite, Result, TapeError};
 pub use float::Float;
 pub use gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
 pub use ops::{Backward, Ctx, Grads};

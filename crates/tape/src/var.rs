@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use smallvec::SmallVec;
 
+use crate::anomaly;
 use crate::error::Result;
 use crate::float::Float;
 use crate::ops::Backward;
@@ -189,7 +190,50 @@ impl<T: Float> Var<T> {
     /// This is how every op of the crate is built, and how a user adds an op of
     /// their own: compute `value` from the inputs' values, and give a
     /// [`Backward`] rule written with `Var` ops.
+    ///
+    /// Under [anomaly mode](crate::detect_anomaly), a non-finite `value` is
+    /// kept and returned by the next fallible call; an op that returns a
+    /// `Result` uses [`Var::try_from_op`], which fails at once.
     pub fn from_op(
+        op: &'static str,
+        value: Tensor<T>,
+        inputs: &[&Var<T>],
+        rule: impl Backward<T> + 'static,
+    ) -> Self {
+        anomaly::note_forward(op, &value, inputs);
+        Self::record(op, value, inputs, rule)
+    }
+
+    /// As [`Var::from_op`], for an op that returns a `Result`: under
+    /// [anomaly mode](crate::detect_anomaly) a non-finite `value` (or an
+    /// anomaly kept from an earlier op) is returned as the error.
+    ///
+    /// ```
+    /// use tapegrad_tape::{detect_anomaly, Ctx, Grads, Result, TapeError, Tensor, Var};
+    /// let x = Var::parameter(Tensor::from_vec(vec![1.0f64, 0.0], &[2]).unwrap());
+    /// // y = 1/x, an op of one's own.
+    /// let inverse = |x: &Var<f64>| -> Result<Var<f64>> {
+    ///     let value = x.value().map(|v| 1.0 / v);
+    ///     Var::try_from_op("inverse", value, &[x], |c: &Ctx<'_, f64>| -> Result<Grads<f64>> {
+    ///         let g = c.grad.mul(c.output)?.mul(c.output)?.neg();
+    ///         Ok([Some(g)].into_iter().collect())
+    ///     })
+    /// };
+    /// assert!(inverse(&x).is_ok()); // anomaly mode off: inf is a value like any
+    /// let err = detect_anomaly(|| inverse(&x)).unwrap_err();
+    /// assert!(matches!(err, TapeError::Anomaly { op: "inverse", index: 1, .. }));
+    /// ```
+    pub fn try_from_op(
+        op: &'static str,
+        value: Tensor<T>,
+        inputs: &[&Var<T>],
+        rule: impl Backward<T> + 'static,
+    ) -> Result<Self> {
+        anomaly::check_forward(op, &value, inputs)?;
+        Ok(Self::record(op, value, inputs, rule))
+    }
+
+    fn record(
         op: &'static str,
         value: Tensor<T>,
         inputs: &[&Var<T>],

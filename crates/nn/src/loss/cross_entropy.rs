@@ -46,7 +46,10 @@ impl<T: Float> Default for CrossEntropyOptions<T> {
 /// ξ = (1/N) Σ_n −log p[n, y_n]
 /// ```
 ///
-/// Stable for any logits (the maximum is subtracted), and differentiable twice.
+/// Stable for any finite logits (the maximum is subtracted), and differentiable
+/// twice. Non-finite logits behave as in PyTorch: a row holding NaN or +∞, or
+/// only −∞, gives a NaN loss and NaN gradients in that row; −∞ at the target
+/// gives +∞ with a finite gradient; −∞ elsewhere is a zero probability.
 /// Errors name the first target outside 0..K.
 ///
 /// ```
@@ -71,7 +74,9 @@ pub fn cross_entropy<T: Float>(logits: &Var<T>, targets: &[usize]) -> Result<Var
 /// ℓ_n = (1 − ε) w[y_n] (−log p[n, y_n]) + (ε/K) Σ_c w[c] (−log p[n, c])
 /// ```
 ///
-/// (w = 1 without weights); an ignored sample has ℓ_n = 0. `Sum` gives Σ ℓ_n,
+/// (w = 1 without weights); an ignored sample has ℓ_n = 0 and a zero gradient
+/// (NaN only where its own softmax is, as PyTorch), also when every sample is
+/// ignored and the mean is 0/0 = NaN. `Sum` gives Σ ℓ_n,
 /// `None` the vector ℓ, and `Mean` Σ ℓ_n / Σ_{n not ignored} `w[y_n]`, PyTorch's
 /// weighted mean (the smoothing term is divided by the same sum, as PyTorch
 /// does). Writing ℓ_n = −Σ_c a[n, c] log p[n, c], the gradient is
@@ -111,16 +116,14 @@ pub fn cross_entropy_with<T: Float>(
     let coefficients = TargetCoefficients::new(&classes_of, k, opts);
     let per_sample = logits.with_value(|z| per_sample_losses(z, &classes_of, opts));
     let divisor = mean_divisor(&classes_of, opts.weight.as_ref());
-    let (value, scale) = match opts.reduction {
-        Reduction::None => (Tensor::from_vec(per_sample, &[n])?, T::ONE),
-        Reduction::Sum => (Tensor::scalar(per_sample.into_iter().sum()), T::ONE),
-        Reduction::Mean => {
-            let total: T = per_sample.into_iter().sum();
-            (Tensor::scalar(total / divisor), T::ONE / divisor)
-        }
+    let value = match opts.reduction {
+        Reduction::None => Tensor::from_vec(per_sample, &[n])?,
+        Reduction::Sum => Tensor::scalar(per_sample.into_iter().sum()),
+        Reduction::Mean => Tensor::scalar(per_sample.into_iter().sum::<T>() / divisor),
     };
+    let kept_rows = kept_rows(&classes_of);
     let reduction = opts.reduction;
-    Ok(Var::from_op(
+    Ok(Var::try_from_op(
         OP,
         value,
         &[logits],
@@ -128,11 +131,32 @@ pub fn cross_entropy_with<T: Float>(
             let dz = coefficients.gradient(&c.inputs[0])?;
             let g = match reduction {
                 Reduction::None => c.grad.reshape(&[n, 1])?,
-                Reduction::Sum | Reduction::Mean => c.grad.clone(),
+                Reduction::Sum => c.grad.clone(),
+                Reduction::Mean => c.grad.div_scalar(divisor),
             };
-            Ok(smallvec![Some(dz.mul(&g.mul_scalar(scale))?)])
+            // An ignored sample's row is scaled by 0, not by g: as in PyTorch
+            // (whose nll gradient is 0 there before the log-softmax rule),
+            // it gets 0 also when the mean divides by a zero weight (every
+            // sample ignored), and NaN only where its own softmax is NaN.
+            let g = match &kept_rows {
+                Some(kept) => g.where_cond(kept, &Var::scalar(T::ZERO))?,
+                None => g,
+            };
+            Ok(smallvec![Some(dz.mul(&g)?)])
         },
-    ))
+    )?)
+}
+
+/// A [N, 1] mask of the samples not ignored, `None` when none is.
+fn kept_rows<T: Float>(classes_of: &[Option<usize>]) -> Option<Tensor<T>> {
+    if classes_of.iter().all(Option::is_some) {
+        return None;
+    }
+    let mask = classes_of
+        .iter()
+        .map(|c| if c.is_some() { T::ONE } else { T::ZERO })
+        .collect();
+    Some(Tensor::from_vec(mask, &[classes_of.len(), 1]).expect("n elements"))
 }
 
 /// ℓ_n for every sample, from one pass over each row (max, then Σ exp).
@@ -161,9 +185,15 @@ fn per_sample_losses<T: Float>(
         .collect()
 }
 
+/// The largest logit of a row, NaN if the row holds one (`Float::max` would
+/// skip it; the result is NaN either way, this says so).
+fn row_max<T: Float>(row: &[T]) -> T {
+    row.iter().copied().fold(T::NEG_INFINITY, T::maximum)
+}
+
 /// out[c] = z[c] − m − log Σ exp(z − m), m = max z.
 fn log_softmax_row<T: Float>(row: &[T], out: &mut [T]) {
-    let m = row.iter().copied().fold(T::NEG_INFINITY, T::max);
+    let m = row_max(row);
     let log_sum = row.iter().map(|&x| (x - m).exp()).sum::<T>().ln();
     for (o, &x) in out.iter_mut().zip(row) {
         *o = x - m - log_sum;
@@ -209,11 +239,7 @@ impl<T: Float> TargetCoefficients<T> {
     fn gradient(&self, z: &Var<T>) -> tapegrad_tape::Result<Var<T>> {
         let row_max = z.with_value(|v| {
             let k = v.shape()[1].max(1);
-            let maxima = v
-                .data()
-                .chunks_exact(k)
-                .map(|row| row.iter().copied().fold(T::NEG_INFINITY, T::max))
-                .collect();
+            let maxima = v.data().chunks_exact(k).map(row_max).collect();
             Tensor::from_vec(maxima, &[v.shape()[0], 1])
         })?;
         let shifted = z.sub(&Var::constant(row_max))?;

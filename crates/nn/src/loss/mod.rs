@@ -123,6 +123,6 @@ fn reduce<T: Float>(per_sample: Var<T>, reduction: Reduction, divisor: T) -> Var
     match reduction {
         Reduction::None => per_sample,
         Reduction::Sum => per_sample.sum(),
-        Reduction::Mean => per_sample.sum().mul_scalar(T::ONE / divisor),
+        Reduction::Mean => per_sample.sum().div_scalar(divisor),
     }
 }

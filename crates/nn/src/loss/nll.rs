@@ -61,8 +61,9 @@ pub fn nll_loss<T: Float>(
     ))
 }
 
-/// out[n] = x[n, y_n] (0 where y_n is `None`). ∂/∂x = g[n] at (n, y_n), else 0:
-/// g times a constant one-hot mask, so the rule is differentiable again.
+/// out[n] = x[n, y_n] (0 where y_n is `None`). ∂/∂x = g[n] at (n, y_n), else
+/// exactly 0 (a selection by a constant one-hot mask, so an infinite g of an
+/// ignored sample stays out, as PyTorch); differentiable again.
 fn pick_targets<T: Float>(x: &Var<T>, classes_of: &[Option<usize>]) -> Result<Var<T>> {
     let (n, k) = (x.shape()[0], x.shape()[1]);
     let mut one_hot = vec![T::ZERO; n * k];
@@ -79,13 +80,16 @@ fn pick_targets<T: Float>(x: &Var<T>, classes_of: &[Option<usize>]) -> Result<Va
             .map(|(i, class)| class.map_or(T::ZERO, |y| data[i * k + y]))
             .collect::<Vec<T>>()
     });
-    let one_hot = Var::constant(Tensor::from_vec(one_hot, &[n, k])?);
-    Ok(Var::from_op(
+    let one_hot = Tensor::from_vec(one_hot, &[n, k])?;
+    Ok(Var::try_from_op(
         "nll_loss (pick targets)",
         Tensor::from_vec(picked, &[n])?,
         &[x],
         move |c: &Ctx<'_, T>| -> tapegrad_tape::Result<Grads<T>> {
-            Ok(smallvec![Some(c.grad.reshape(&[n, 1])?.mul(&one_hot)?)])
+            let g = c.grad.reshape(&[n, 1])?;
+            Ok(smallvec![Some(
+                g.where_cond(&one_hot, &Var::scalar(T::ZERO))?
+            )])
         },
-    ))
+    )?)
 }

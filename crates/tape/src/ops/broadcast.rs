@@ -22,12 +22,12 @@ impl<T: Float> Var<T> {
         }
         let value = self.with_value(|v| v.broadcast_to(shape))?;
         let from: Shape = self.shape().into();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "broadcast_to",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> { single(c.grad.sum_to(&from)?) },
-        ))
+        )
     }
 
     /// Sums over broadcast axes down to `shape`, the shape `self` was broadcast
@@ -44,11 +44,11 @@ impl<T: Float> Var<T> {
         }
         let value = self.with_value(|v| v.sum_to(shape))?;
         let from: Shape = self.shape().into();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "sum_to",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> { single(c.grad.broadcast_to(&from)?) },
-        ))
+        )
     }
 }

@@ -41,14 +41,14 @@ fn bias_grad<T: Float>(g: &Var<T>) -> Result<Var<T>> {
     let value = g.with_value(Tensor::sum_channels)?;
     let shape: Shape = g.shape().into();
     let kept = [1, shape[1], 1, 1];
-    Ok(Var::from_op(
+    Var::try_from_op(
         "conv2d_bias_grad",
         value,
         &[g],
         move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
             single(c.grad.reshape(&kept)?.broadcast_to(&shape)?)
         },
-    ))
+    )
 }
 
 impl<T: Float> Var<T> {
@@ -116,7 +116,7 @@ impl<T: Float> Var<T> {
             }
             Ok(grads)
         };
-        Ok(Var::from_op("conv2d", value, &inputs, OutputNotRead(rule)))
+        Var::try_from_op("conv2d", value, &inputs, OutputNotRead(rule))
     }
 
     /// The gradient of a convolution with respect to its input, for `self` = g
@@ -164,12 +164,7 @@ impl<T: Float> Var<T> {
             };
             Ok(smallvec![gg, gw])
         };
-        Ok(Var::from_op(
-            "conv2d_input_grad",
-            value,
-            &[self, weight],
-            rule,
-        ))
+        Var::try_from_op("conv2d_input_grad", value, &[self, weight], rule)
     }
 
     /// The gradient of a convolution with respect to its weight, for `self` = x
@@ -215,11 +210,6 @@ impl<T: Float> Var<T> {
             };
             Ok(smallvec![gx, gg])
         };
-        Ok(Var::from_op(
-            "conv2d_weight_grad",
-            value,
-            &[self, grad_output],
-            rule,
-        ))
+        Var::try_from_op("conv2d_weight_grad", value, &[self, grad_output], rule)
     }
 }

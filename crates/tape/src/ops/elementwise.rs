@@ -34,12 +34,20 @@ fn binary<T: Float>(
     rule: impl Backward<T> + 'static,
 ) -> Result<Var<T>> {
     let value = a.with_value(|x| b.with_value(|y| x.zip_with(y, op, f)))?;
-    Ok(Var::from_op(op, value, &[a, b], rule))
+    Var::try_from_op(op, value, &[a, b], rule)
 }
 
-/// A constant of 0s and 1s, 1 where `pred` holds for the element of `x`.
-fn mask<T: Float>(x: &Var<T>, pred: impl Fn(T) -> bool + Sync) -> Var<T> {
-    Var::constant(x.with_value(|v| v.map(|e| if pred(e) { T::ONE } else { T::ZERO })))
+/// A tensor of 0s and 1s, 1 where `pred` holds for the element of `x`.
+fn mask<T: Float>(x: &Var<T>, pred: impl Fn(T) -> bool + Sync) -> Tensor<T> {
+    x.with_value(|v| v.map(|e| if pred(e) { T::ONE } else { T::ZERO }))
+}
+
+/// `g` where `keep` is 1 and exactly 0 elsewhere: a selection, as PyTorch's
+/// `where(keep, g, 0)` in the rules of clamp, maximum and where, so that an
+/// infinite or NaN `g` at a dropped position gives 0, not `inf · 0 = NaN`.
+/// Differentiable in `g` (its gradient is the same selection).
+fn keep_where<T: Float>(g: &Var<T>, keep: &Tensor<T>) -> Result<Var<T>> {
+    g.where_cond(keep, &Var::scalar(T::ZERO))
 }
 
 impl<T: Float> Var<T> {
@@ -100,7 +108,20 @@ impl<T: Float> Var<T> {
         )
     }
 
-    /// `self / other` with broadcasting. ∂/∂a = g / b, ∂/∂b = −g ⊙ a / b² = −g ⊙ out / b.
+    /// `self / other` with broadcasting. ∂/∂a = g / b, ∂/∂b = −g ⊙ a / b² =
+    /// −g ⊙ (out / b), evaluated in that order as PyTorch does (so 1/0 gives an
+    /// infinite gradient, 0/0 a NaN one, exactly as there).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let a = Var::parameter(Tensor::from_vec(vec![1.0f64, 0.0], &[2]).unwrap());
+    /// let b = Var::parameter(Tensor::from_vec(vec![0.0f64, 0.0], &[2]).unwrap());
+    /// let q = a.div(&b).unwrap();
+    /// assert_eq!(q.value().data()[0], f64::INFINITY);
+    /// assert!(q.value().data()[1].is_nan());
+    /// q.sum().backward().unwrap();
+    /// assert_eq!(a.grad().unwrap().data(), &[f64::INFINITY, f64::INFINITY]);
+    /// ```
     pub fn div(&self, other: &Var<T>) -> Result<Var<T>> {
         binary(
             self,
@@ -115,7 +136,7 @@ impl<T: Float> Var<T> {
                     None
                 };
                 let gb = if c.needs(1) {
-                    Some(c.grad.mul(c.output)?.div(b)?.neg())
+                    Some(c.output.div(b)?.mul(c.grad)?.neg())
                 } else {
                     None
                 };
@@ -124,64 +145,71 @@ impl<T: Float> Var<T> {
         )
     }
 
-    /// Elementwise maximum with broadcasting. The gradient goes to the larger
-    /// input; on a tie it is split equally between the two (as PyTorch).
+    /// Elementwise maximum with broadcasting, as `torch.maximum`: NaN if either
+    /// input is NaN. The gradient goes to the larger input; on a tie it is split
+    /// equally (½ g each), and where either input is NaN both receive g (neither
+    /// is the smaller). The input that loses gets exactly 0.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let a = Var::parameter(Tensor::from_vec(vec![f64::NAN, 1.0, 2.0], &[3]).unwrap());
+    /// let b = Var::parameter(Tensor::from_vec(vec![1.0, 3.0, 2.0], &[3]).unwrap());
+    /// let m = a.maximum(&b).unwrap();
+    /// assert!(m.value().data()[0].is_nan());
+    /// m.sum().backward().unwrap();
+    /// assert_eq!(a.grad().unwrap().data(), &[1.0, 0.0, 0.5]);
+    /// assert_eq!(b.grad().unwrap().data(), &[1.0, 1.0, 0.5]);
+    /// ```
     pub fn maximum(&self, other: &Var<T>) -> Result<Var<T>> {
-        binary(
-            self,
-            other,
-            "maximum",
-            |a, b| if b > a { b } else { a },
-            |c: &Ctx<'_, T>| select_grads(c, true),
-        )
+        binary(self, other, "maximum", T::maximum, |c: &Ctx<'_, T>| {
+            select_grads(c, "maximum", |x, y| x < y)
+        })
     }
 
-    /// Elementwise minimum with broadcasting; ties split the gradient equally.
+    /// Elementwise minimum with broadcasting, as `torch.minimum`: NaN if either
+    /// input is NaN; the gradient as [`Var::maximum`]'s (ties split it, NaN
+    /// gives it to both, the larger input gets exactly 0).
     pub fn minimum(&self, other: &Var<T>) -> Result<Var<T>> {
-        binary(
-            self,
-            other,
-            "minimum",
-            |a, b| if b < a { b } else { a },
-            |c: &Ctx<'_, T>| select_grads(c, false),
-        )
+        binary(self, other, "minimum", T::minimum, |c: &Ctx<'_, T>| {
+            select_grads(c, "minimum", |x, y| x > y)
+        })
     }
 
-    /// Picks `self` where `condition` is nonzero and `other` elsewhere (all three
-    /// broadcast together). The gradient flows to the chosen side only.
+    /// Picks `self` where `condition` is nonzero (NaN counts as nonzero) and
+    /// `other` elsewhere, all three broadcast together, as `torch.where`: a
+    /// selection, so a NaN or ∞ on the side not picked does not leak into the
+    /// result. ∂a = where(cond, g, 0), ∂b = where(cond, 0, g): the side not
+    /// picked gets exactly 0.
     ///
     /// ```
     /// use tapegrad_tape::{Tensor, Var};
     /// let cond = Tensor::from_vec(vec![1.0f64, 0.0], &[2]).unwrap();
-    /// let a = Var::constant(Tensor::from_vec(vec![1.0, 2.0], &[2]).unwrap());
-    /// let b = Var::constant(Tensor::from_vec(vec![5.0, 6.0], &[2]).unwrap());
+    /// let a = Var::constant(Tensor::from_vec(vec![1.0, f64::NAN], &[2]).unwrap());
+    /// let b = Var::constant(Tensor::from_vec(vec![f64::INFINITY, 6.0], &[2]).unwrap());
     /// assert_eq!(a.where_cond(&cond, &b).unwrap().value().data(), &[1.0, 6.0]);
     /// ```
     pub fn where_cond(&self, condition: &Tensor<T>, other: &Var<T>) -> Result<Var<T>> {
-        let keep = condition.map(|m| if m != T::ZERO { T::ONE } else { T::ZERO });
-        let drop = keep.map(|m| T::ONE - m);
-        let value = self.with_value(|a| -> Result<Tensor<T>> {
-            other.with_value(|b| a.mul(&keep)?.add(&b.mul(&drop)?))
-        })?;
-        let (keep, drop) = (Var::constant(keep), Var::constant(drop));
-        Ok(Var::from_op(
+        let value = self.with_value(|a| other.with_value(|b| condition.select(a, b, "where")))?;
+        let condition = condition.clone();
+        Var::try_from_op(
             "where",
             value,
             &[self, other],
-            move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            OutputNotRead(move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+                let zero = Var::scalar(T::ZERO);
                 let ga = if c.needs(0) {
-                    Some(c.grad.mul(&keep)?)
+                    Some(c.grad.where_cond(&condition, &zero)?)
                 } else {
                     None
                 };
                 let gb = if c.needs(1) {
-                    Some(c.grad.mul(&drop)?)
+                    Some(zero.where_cond(&condition, c.grad)?)
                 } else {
                     None
                 };
                 Ok(smallvec![ga, gb])
-            },
-        ))
+            }),
+        )
     }
 
     /// −x. ∂ = −g.
@@ -219,13 +247,30 @@ impl<T: Float> Var<T> {
         )
     }
 
-    /// c / x for a scalar c. ∂ = −g c / x² = −g · out / x.
+    /// x / c for a scalar c, a true division as PyTorch's `x / c` (not x · (1/c),
+    /// which overflows for a tiny c where the quotient is finite). ∂ = g / c.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::from_vec(vec![1e-10f64], &[1]).unwrap());
+    /// assert_eq!((&x / 1e-310).value().data()[0], 1e-10 / 1e-310); // finite, ≈ 1e300
+    /// ```
+    pub fn div_scalar(&self, s: T) -> Var<T> {
+        unary(
+            self,
+            "div_scalar",
+            move |x| x / s,
+            move |c: &Ctx<'_, T>| single(c.grad.div_scalar(s)),
+        )
+    }
+
+    /// c / x for a scalar c (`torch.div(c, x)`). ∂ = −g c / x² = −g ⊙ (out / x).
     pub fn rdiv_scalar(&self, s: T) -> Var<T> {
         unary(
             self,
             "rdiv_scalar",
             move |x| s / x,
-            |c: &Ctx<'_, T>| single(c.grad.mul(c.output)?.div(&c.inputs[0])?.neg()),
+            |c: &Ctx<'_, T>| single(c.output.div(&c.inputs[0])?.mul(c.grad)?.neg()),
         )
     }
 
@@ -250,31 +295,44 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// xᵖ for a scalar exponent p. ∂ = g · p xᵖ⁻¹.
+    /// xᵖ for a scalar exponent p, as `torch.pow(x, p)`. ∂ = g · p xᵖ⁻¹, and
+    /// exactly 0 for p = 0 (PyTorch's rule: x⁰ = 1 is constant, even at NaN).
+    ///
+    /// The exponents PyTorch computes with a dedicated kernel get the same one
+    /// here, which differs from the general `pow` at special values: p = ½ is
+    /// `√x` (so (−∞)^½ = NaN and (−0)^½ = −0), p = −½ is `1/√x`, and p = 2, 3,
+    /// −1, −2 are products and reciprocals. The gradient's xᵖ⁻¹ goes through
+    /// the same dispatch, as in PyTorch.
     ///
     /// ```
     /// use tapegrad_tape::{Tensor, Var};
     /// let x = Var::parameter(Tensor::scalar(2.0f64));
     /// x.powf(3.0).backward().unwrap();
     /// assert_eq!(x.grad().unwrap().item().unwrap(), 12.0);
+    /// let minus_inf = Var::constant(Tensor::scalar(f64::NEG_INFINITY));
+    /// assert!(minus_inf.powf(0.5).item().unwrap().is_nan()); // √(−∞), not +∞
     /// ```
     pub fn powf(&self, p: T) -> Var<T> {
         unary(
             self,
             "powf",
-            move |x| x.powf(p),
+            move |x| pow_scalar(x, p),
             move |c: &Ctx<'_, T>| {
-                let dx = if p == T::ONE {
+                let x = &c.inputs[0];
+                let dx = if p == T::ZERO {
+                    Var::constant(Tensor::zeros(x.shape()))
+                } else if p == T::ONE {
                     c.grad.clone()
                 } else {
-                    c.inputs[0].powf(p - T::ONE).mul_scalar(p).mul(c.grad)?
+                    x.powf(p - T::ONE).mul_scalar(p).mul(c.grad)?
                 };
                 single(dx)
             },
         )
     }
 
-    /// |x|. ∂ = g · sign(x), with sign(0) = 0 (as PyTorch).
+    /// |x|. ∂ = g · sign(x), with sign(0) = sign(NaN) = 0 (as PyTorch's
+    /// `sgn`), a product: an infinite g at x = 0 gives NaN there, as in PyTorch.
     pub fn abs(&self) -> Var<T> {
         unary(self, "abs", T::abs, |c: &Ctx<'_, T>| {
             let sign = Var::constant(c.inputs[0].value().map(T::signum0));
@@ -282,25 +340,39 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// max(x, 0). ∂ = g where x > 0, else 0 (0 at x = 0, as PyTorch).
+    /// max(x, 0) with NaN propagating, as `torch.relu`: relu(NaN) = NaN (and
+    /// relu(−0) = −0). ∂ = 0 where x ≤ 0, else g: 0 at x = 0, and g at a NaN
+    /// (PyTorch's `threshold_backward` zeroes only where x ≤ 0).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::parameter(Tensor::from_vec(vec![f64::NAN, -1.0, 0.0, 2.0], &[4]).unwrap());
+    /// let y = x.relu();
+    /// assert!(y.value().data()[0].is_nan());
+    /// assert_eq!(&y.value().data()[1..], &[0.0, 0.0, 2.0]);
+    /// y.sum().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().data(), &[1.0, 0.0, 0.0, 1.0]);
+    /// ```
     pub fn relu(&self) -> Var<T> {
         unary(
             self,
             "relu",
-            |x| if x > T::ZERO { x } else { T::ZERO },
+            // `x < 0` (not `x > 0`): false for NaN, which passes through. One
+            // compare and a mask, as before; `f32::max(x, 0)` would drop the NaN.
+            |x| if x < T::ZERO { T::ZERO } else { x },
             OutputNotRead(|c: &Ctx<'_, T>| single(c.grad.relu_backward(&c.inputs[0])?)),
         )
     }
 
-    /// The gradient of ReLU in one pass: `self ⊙ 1[x > 0]` (`self` is the
-    /// incoming gradient). Linear in `self`, so its own gradient is the same op
+    /// The gradient of ReLU in one pass: `self` where `x > 0` or x is NaN,
+    /// else 0 (`self` is the incoming gradient). Linear in `self`, so its own gradient is the same op
     /// applied to the incoming `u`; the mask is piecewise constant in x, so x
     /// gets none.
     ///
     /// Outside recording, a gradient nothing else can see is masked in place
     /// (a plain backward pass then holds one gradient of this size, not two).
     fn relu_backward(&self, x: &Var<T>) -> Result<Var<T>> {
-        let mask = |g, x| if x > T::ZERO { g } else { T::ZERO };
+        let mask = |g, x| if x <= T::ZERO { T::ZERO } else { g };
         if !is_grad_enabled()
             && self.shape() == x.shape()
             && let Some(mut g) = self.take_unshared_value()
@@ -340,25 +412,53 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// x limited to [min, max] (either bound optional). ∂ = g where min ≤ x ≤ max,
-    /// else 0 (as PyTorch, the bounds themselves pass the gradient).
+    /// x limited to [min, max] (either bound optional), as `torch.clamp` with
+    /// scalar bounds: minimum(maximum(x, min), max) with NaN propagating, so a
+    /// NaN element or a NaN bound gives NaN, and min > max gives max everywhere.
+    /// ∂ = g strictly inside, min < x < max (a missing bound does not limit),
+    /// else exactly 0: a bound itself gets 0, and so does a NaN x (PyTorch
+    /// 2.15's rule).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::parameter(Tensor::from_vec(vec![f64::NAN, -2.0, 0.5, 1.0], &[4]).unwrap());
+    /// let y = x.clamp(Some(-1.0), Some(1.0));
+    /// assert!(y.value().data()[0].is_nan());
+    /// y.sum().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().data(), &[0.0, 0.0, 1.0, 0.0]);
+    /// ```
     pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Var<T> {
         let lo = min.unwrap_or(T::NEG_INFINITY);
         let hi = max.unwrap_or(T::INFINITY);
+        let inside = move |x: T| min.is_none_or(|lo| x > lo) && max.is_none_or(|hi| x < hi);
         unary(
             self,
             "clamp",
-            move |x| {
-                if x < lo {
-                    lo
-                } else if x > hi {
-                    hi
-                } else {
-                    x
-                }
-            },
-            move |c: &Ctx<'_, T>| single(c.grad.mul(&mask(&c.inputs[0], |x| x >= lo && x <= hi))?),
+            move |x| x.maximum(lo).minimum(hi),
+            move |c: &Ctx<'_, T>| single(keep_where(c.grad, &mask(&c.inputs[0], inside))?),
         )
+    }
+}
+
+/// xᵖ with PyTorch's dedicated kernels for the exponents ½, −½, 2, 3, −1 and −2
+/// (see [`Var::powf`]), the general `pow` otherwise.
+#[inline]
+fn pow_scalar<T: Float>(x: T, p: T) -> T {
+    let is = |v: f64| p == T::from_f64(v);
+    if is(0.5) {
+        x.sqrt()
+    } else if is(-0.5) {
+        T::ONE / x.sqrt()
+    } else if is(2.0) {
+        x * x
+    } else if is(3.0) {
+        x * x * x
+    } else if is(-1.0) {
+        T::ONE / x
+    } else if is(-2.0) {
+        T::ONE / (x * x)
+    } else {
+        x.powf(p)
     }
 }
 
@@ -371,28 +471,42 @@ fn sigmoid_scalar<T: Float>(x: T) -> T {
     }
 }
 
-/// Gradients of maximum (`take_max`) or minimum: 1 to the chosen input, ½ each on ties.
-fn select_grads<T: Float>(c: &Ctx<'_, T>, take_max: bool) -> Result<Grads<T>> {
+/// Gradients of maximum or minimum, as PyTorch's rule: `where(a = b, g/2, g)`
+/// to each input, with exactly 0 where that input loses (`loses(a, b)`: a < b
+/// for maximum). A NaN on either side makes neither lose, so both get g.
+fn select_grads<T: Float>(
+    c: &Ctx<'_, T>,
+    op: &'static str,
+    loses: impl Fn(T, T) -> bool + Sync,
+) -> Result<Grads<T>> {
     let (a, b) = (c.inputs[0].value(), c.inputs[1].value());
-    let half = T::from_f64(0.5);
-    let weight_a = a.zip_with(&b, "maximum", |x, y| {
-        let a_wins = if take_max { x > y } else { x < y };
-        if x == y {
-            half
-        } else if a_wins {
-            T::ONE
-        } else {
-            T::ZERO
-        }
-    })?;
-    let weight_b = weight_a.map(|w| T::ONE - w);
+    let flag = |on: bool| if on { T::ONE } else { T::ZERO };
+    let tie = a.zip_with(&b, op, |x, y| flag(x == y))?;
+    let shared = if tie.data().contains(&T::ONE) {
+        let half = tie.map(|t| {
+            if t == T::ONE {
+                T::from_f64(0.5)
+            } else {
+                T::ONE
+            }
+        });
+        c.grad.mul(&Var::constant(half))?
+    } else {
+        c.grad.clone()
+    };
     let ga = if c.needs(0) {
-        Some(c.grad.mul(&Var::constant(weight_a))?)
+        Some(keep_where(
+            &shared,
+            &a.zip_with(&b, op, |x, y| flag(!loses(x, y)))?,
+        )?)
     } else {
         None
     };
     let gb = if c.needs(1) {
-        Some(c.grad.mul(&Var::constant(weight_b))?)
+        Some(keep_where(
+            &shared,
+            &a.zip_with(&b, op, |x, y| flag(!loses(y, x)))?,
+        )?)
     } else {
         None
     };
@@ -428,7 +542,7 @@ fn mul_s<T: Float>(x: &Var<T>, s: T) -> Var<T> {
     x.mul_scalar(s)
 }
 fn div_s<T: Float>(x: &Var<T>, s: T) -> Var<T> {
-    x.mul_scalar(T::ONE / s)
+    x.div_scalar(s)
 }
 
 binary_operator!(Add, add, add_s);

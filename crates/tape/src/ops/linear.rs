@@ -42,7 +42,7 @@ impl<T: Float> Var<T> {
         let value = self.with_value(|x| {
             weight.with_value(|w| bias.with_value(|b| affine(x, w, b, (rows, inner, out))))
         });
-        Ok(Var::from_op(
+        Var::try_from_op(
             "linear",
             value,
             &[self, weight, bias],
@@ -65,7 +65,7 @@ impl<T: Float> Var<T> {
                 };
                 Ok(smallvec![gx, gw, gb])
             }),
-        ))
+        )
     }
 }
 

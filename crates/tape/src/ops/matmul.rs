@@ -64,7 +64,7 @@ impl<T: Float> Var<T> {
         let (ta, tb) = (transpose_self, transpose_other);
         let plan = Plan::new("matmul_t", self.shape(), other.shape(), ta, tb)?;
         let value = self.with_value(|a| other.with_value(|b| product(a, b, ta, tb, &plan)));
-        Ok(Var::from_op(
+        Var::try_from_op(
             "matmul",
             value,
             &[self, other],
@@ -81,7 +81,7 @@ impl<T: Float> Var<T> {
                 };
                 Ok(smallvec![ga, gb])
             }),
-        ))
+        )
     }
 }
 

@@ -58,14 +58,14 @@ fn avg_pool2d_adjoint<T: Float>(
     padding: (usize, usize),
 ) -> Result<Var<T>> {
     let value = g.with_value(|v| v.avg_pool2d_adjoint(input_hw, kernel, stride, padding))?;
-    Ok(Var::from_op(
+    Var::try_from_op(
         "avg_pool2d_backward",
         value,
         &[g],
         move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
             single(c.grad.avg_pool2d(kernel, stride, padding)?)
         },
-    ))
+    )
 }
 
 impl<T: Float> Var<T> {
@@ -99,14 +99,14 @@ impl<T: Float> Var<T> {
         let (value, index) = self.with_value(|x| x.max_pool2d_indices(kernel, stride, padding))?;
         let index: Argmax = Arc::new(index);
         let in_shape: Shape = self.shape().into();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "max_pool2d",
             value,
             &[self],
             OutputNotRead(move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 single(scatter_to(c.grad, &index, &in_shape))
             }),
-        ))
+        )
     }
 
     /// Average pooling, as PyTorch's `avg_pool2d` with its defaults
@@ -138,7 +138,7 @@ impl<T: Float> Var<T> {
             [_, _, h, w] => (*h, *w),
             _ => (0, 0),
         };
-        Ok(Var::from_op(
+        Var::try_from_op(
             "avg_pool2d",
             value,
             &[self],
@@ -147,6 +147,6 @@ impl<T: Float> Var<T> {
                     c.grad, input_hw, kernel, stride, padding,
                 )?)
             },
-        ))
+        )
     }
 }

@@ -60,20 +60,20 @@ impl<T: Float> Var<T> {
         let value = self.with_value(|v| v.sum_axes(&axes, keepdim));
         let from: Shape = self.shape().into();
         let kept = keepdim_shape(&from, &axes);
-        Ok(Var::from_op(
+        Var::try_from_op(
             "sum_axes",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 single(c.grad.reshape(&kept)?.broadcast_to(&from)?)
             },
-        ))
+        )
     }
 
-    /// Arithmetic mean of all elements: sum / n.
+    /// Arithmetic mean of all elements: sum / n (NaN for no elements, 0/0, as
+    /// PyTorch).
     pub fn mean(&self) -> Var<T> {
-        let n = T::from_usize(self.numel());
-        self.sum().mul_scalar(T::ONE / n)
+        self.sum().div_scalar(T::from_usize(self.numel()))
     }
 
     /// Mean over `axes`: sum over them divided by the number of elements summed
@@ -91,7 +91,7 @@ impl<T: Float> Var<T> {
         let count: usize = normalized.iter().map(|&a| self.shape()[a]).product();
         Ok(self
             .sum_axes(axes, keepdim)?
-            .mul_scalar(T::ONE / T::from_usize(count)))
+            .div_scalar(T::from_usize(count)))
     }
 
     /// The same elements under another shape with as many elements. ∂ = g reshaped back.
@@ -101,18 +101,21 @@ impl<T: Float> Var<T> {
         }
         let value = self.with_value(|v| v.reshape(shape))?;
         let from: Shape = self.shape().into();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "reshape",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> { single(c.grad.reshape(&from)?) },
-        ))
+        )
     }
 
-    /// The largest element, as a 0-d var (NaN if any element is NaN).
+    /// The largest element, as a 0-d var (NaN if any element is NaN), as
+    /// PyTorch's full `max()`.
     ///
-    /// Tie rule (as PyTorch's `amax` and full `max()`): the gradient is split
-    /// evenly among all elements equal to the max, ∂x = g ⊙ [x = out] / #{x = out}.
+    /// Gradient (PyTorch's `evenly_distribute_backward`): split evenly among the
+    /// elements attaining the max, ∂x = g / #{x = out} there and exactly 0
+    /// elsewhere (a selection, so an infinite g stays off the other elements).
+    /// When the max is NaN, the NaN elements are the ones attaining it.
     /// Errors on a tensor with no elements.
     ///
     /// ```
@@ -122,13 +125,24 @@ impl<T: Float> Var<T> {
     /// assert_eq!(m.item().unwrap(), 3.0);
     /// m.backward().unwrap();
     /// assert_eq!(x.grad().unwrap().data(), &[0.0, 0.5, 0.5, 0.0]); // the tie splits
+    ///
+    /// let y = Var::parameter(Tensor::from_vec(vec![f64::NAN, 3.0, f64::NAN], &[3]).unwrap());
+    /// y.max().unwrap().backward().unwrap();
+    /// assert_eq!(y.grad().unwrap().data(), &[0.5, 0.0, 0.5]); // the NaNs are the max
     /// ```
     pub fn max(&self) -> Result<Var<T>> {
-        extremum(self, "max", &all_axes(self.ndim()), false, true)
+        extremum(
+            self,
+            "max",
+            &all_axes(self.ndim()),
+            false,
+            Extremum::MAX_WHOLE,
+        )
     }
 
-    /// The smallest element, as a 0-d var; ties split the gradient evenly, as
-    /// [`Var::max`]: ∂x = g ⊙ [x = out] / #{x = out}.
+    /// The smallest element, as a 0-d var, as PyTorch's full `min()`; the
+    /// gradient as [`Var::max`]'s: g / #{x = out} on the elements attaining it,
+    /// exactly 0 elsewhere.
     ///
     /// ```
     /// use tapegrad_tape::{Tensor, Var};
@@ -136,13 +150,24 @@ impl<T: Float> Var<T> {
     /// assert_eq!(x.min().unwrap().item().unwrap(), -3.0);
     /// ```
     pub fn min(&self) -> Result<Var<T>> {
-        extremum(self, "min", &all_axes(self.ndim()), false, false)
+        extremum(
+            self,
+            "min",
+            &all_axes(self.ndim()),
+            false,
+            Extremum::MIN_WHOLE,
+        )
     }
 
     /// Max over `axes` (negative axes count from the end; a 0-d input takes 0 or
     /// −1; no axes means every axis), as PyTorch's `amax`; `keepdim` keeps the axes with extent 1.
-    /// ∂x = g ⊙ [x = out] / #{x = out} along the reduced axes: ties split the
-    /// gradient evenly. Errors on a bad or repeated axis, or a reduced axis of size 0.
+    /// NaN propagates: a lane holding a NaN has max NaN.
+    ///
+    /// Gradient (PyTorch's `amax` rule): ∂x = (g / #{x = out}) ⊙ [x = out]
+    /// along the reduced axes, so ties split g evenly. It is a product, and NaN
+    /// equals nothing: a lane whose max is NaN gets (g / 0) · 0 = NaN throughout,
+    /// and an infinite g gives NaN on the lane's other elements, as in PyTorch.
+    /// Errors on a bad or repeated axis, or a reduced axis of size 0.
     ///
     /// ```
     /// use tapegrad_tape::{Tensor, Var};
@@ -152,11 +177,11 @@ impl<T: Float> Var<T> {
     /// assert_eq!(x.max_axes(&[0], true).unwrap().shape(), &[1, 3]);
     /// ```
     pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
-        extremum(self, "max", axes, keepdim, true)
+        extremum(self, "max", axes, keepdim, Extremum::MAX_AXES)
     }
 
-    /// Min over `axes`, as PyTorch's `amin`; ties split the gradient evenly, as
-    /// [`Var::max_axes`]: ∂x = g ⊙ [x = out] / #{x = out}.
+    /// Min over `axes`, as PyTorch's `amin`; NaN propagates and the gradient is
+    /// [`Var::max_axes`]'s: ∂x = (g / #{x = out}) ⊙ [x = out].
     ///
     /// ```
     /// use tapegrad_tape::{Tensor, Var};
@@ -164,7 +189,7 @@ impl<T: Float> Var<T> {
     /// assert_eq!(x.min_axes(&[1], false).unwrap().value().data(), &[1.0, 0.0]);
     /// ```
     pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Result<Var<T>> {
-        extremum(self, "min", axes, keepdim, false)
+        extremum(self, "min", axes, keepdim, Extremum::MIN_AXES)
     }
 
     /// log Σ exp(x) over all elements, as a 0-d var, computed as
@@ -201,7 +226,10 @@ impl<T: Float> Var<T> {
             return self.logsumexp_axes(&[], keepdim);
         }
         let axes = shape::normalize_axes("logsumexp", axes, self.ndim())?;
-        Ok(logsumexp_op(self, axes, keepdim))
+        let out = logsumexp_op(self, axes, keepdim);
+        // A fallible call returns a forward anomaly (this op's, or one kept before).
+        crate::anomaly::take_kept()?;
+        Ok(out)
     }
 }
 
@@ -209,38 +237,69 @@ fn all_axes(ndim: usize) -> Vec<isize> {
     (0..ndim as isize).collect()
 }
 
-/// Max (`take_max`) or min over `axes`; see [`Var::max_axes`].
+/// Which extremum, and which of PyTorch's two gradient rules it follows.
+#[derive(Clone, Copy)]
+struct Extremum {
+    take_max: bool,
+    /// The rule of the full `max()` / `min()` (`evenly_distribute_backward`):
+    /// NaN elements attain a NaN result, and g reaches the attaining elements
+    /// by selection. Otherwise the rule of `amax` / `amin`: a product with
+    /// `[x = out]`, under which NaN attains nothing.
+    whole: bool,
+}
+
+impl Extremum {
+    const MAX_WHOLE: Self = Self {
+        take_max: true,
+        whole: true,
+    };
+    const MIN_WHOLE: Self = Self {
+        take_max: false,
+        whole: true,
+    };
+    const MAX_AXES: Self = Self {
+        take_max: true,
+        whole: false,
+    };
+    const MIN_AXES: Self = Self {
+        take_max: false,
+        whole: false,
+    };
+}
+
+/// Max or min over `axes`; see [`Var::max`] and [`Var::max_axes`].
 fn extremum<T: Float>(
     x: &Var<T>,
     op: &'static str,
     axes: &[isize],
     keepdim: bool,
-    take_max: bool,
+    kind: Extremum,
 ) -> Result<Var<T>> {
     if axes.is_empty() && x.ndim() > 0 {
-        return extremum(x, op, &all_axes(x.ndim()), keepdim, take_max);
+        return extremum(x, op, &all_axes(x.ndim()), keepdim, kind);
     }
     if x.ndim() == 0 && !axes.is_empty() {
         // PyTorch lets a 0-d tensor be reduced over axis 0 or −1: the identity.
         shape::normalize_axes(op, axes, 1)?;
-        return extremum(x, op, &[], keepdim, take_max);
+        return extremum(x, op, &[], keepdim, kind);
     }
     let axes = shape::normalize_axes(op, axes, x.ndim())?;
     x.with_value(|v| v.check_reducible(op, &axes))?;
-    let value = x.with_value(|v| v.extremum_axes(&axes, keepdim, take_max));
+    let value = x.with_value(|v| v.extremum_axes(&axes, keepdim, kind.take_max));
     let kept = keepdim_shape(x.shape(), &axes);
-    Ok(Var::from_op(
-        op,
-        value,
-        &[x],
-        move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
-            // The tie weights are piecewise constant in x, so a constant here
-            // gives the right second derivative (0 almost everywhere).
-            let extremum = c.output.value().reshape(&kept)?;
-            let weights = c.inputs[0].with_value(|v| v.extremum_weights(&extremum, &axes));
-            single(c.grad.reshape(&kept)?.mul(&Var::constant(weights))?)
-        },
-    ))
+    Var::try_from_op(op, value, &[x], move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+        // The mask and counts are piecewise constant in x, so constants here
+        // give the right second derivative (0 almost everywhere).
+        let extremum = c.output.value().reshape(&kept)?;
+        let (mask, count) =
+            c.inputs[0].with_value(|v| v.extremum_mask(&extremum, &axes, kind.whole));
+        let share = c.grad.reshape(&kept)?.div(&Var::constant(count))?;
+        single(if kind.whole {
+            share.where_cond(&mask, &Var::scalar(T::ZERO))?
+        } else {
+            share.mul(&Var::constant(mask))?
+        })
+    })
 }
 
 /// logsumexp over normalized `axes`; see [`Var::logsumexp_axes`].

@@ -36,12 +36,12 @@ impl<T: Float> Var<T> {
         for (d, &p) in perm.iter().enumerate() {
             inverse[p] = d;
         }
-        Ok(Var::from_op(
+        Var::try_from_op(
             "permute",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> { single(c.grad.permute(&inverse)?) },
-        ))
+        )
     }
 
     /// Swaps two axes (negative axes count from the end; a 0-d input takes 0 or
@@ -181,7 +181,7 @@ impl<T: Float> Var<T> {
         let values: Vec<Tensor<T>> = parts.iter().map(|p| p.value()).collect();
         let value = Tensor::concat_kernel(&values, ax);
         let extents: Vec<usize> = parts.iter().map(|p| p.shape()[ax]).collect();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "concat",
             value,
             parts,
@@ -199,7 +199,7 @@ impl<T: Float> Var<T> {
                 }
                 Ok(grads)
             },
-        ))
+        )
     }
 
     /// Stacks `parts`, all of one shape, along a new axis `axis`
@@ -265,14 +265,14 @@ impl<T: Float> Var<T> {
         }
         let value = self.with_value(|v| v.narrow_kernel(ax, start, len));
         let after = n - start - len;
-        Ok(Var::from_op(
+        Var::try_from_op(
             "narrow",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 single(c.grad.pad_axis(ax as isize, start, after)?)
             },
-        ))
+        )
     }
 
     /// `before` zeros, then the elements, then `after` zeros along `axis` (a
@@ -291,14 +291,14 @@ impl<T: Float> Var<T> {
         }
         let value = self.with_value(|v| v.pad_kernel(ax, before, after));
         let n = self.shape()[ax];
-        Ok(Var::from_op(
+        Var::try_from_op(
             "pad_axis",
             value,
             &[self],
             move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
                 single(c.grad.narrow(ax as isize, before, n)?)
             },
-        ))
+        )
     }
 }
 
@@ -321,7 +321,7 @@ impl<T: Float> Var<T> {
         let value = self.with_value(|v| v.index_select_kernel(ax, indices));
         let indices = indices.to_vec();
         let from: Shape = self.shape().into();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "index_select",
             value,
             &[self],
@@ -329,7 +329,7 @@ impl<T: Float> Var<T> {
                 let zeros = Var::constant(Tensor::zeros(&from));
                 single(zeros.index_add(ax as isize, &indices, c.grad)?)
             },
-        ))
+        )
     }
 
     /// `self` with slice j of `source` added to slice `indices[j]` along `axis`
@@ -369,7 +369,7 @@ impl<T: Float> Var<T> {
         check_indices("index_add", indices, self.shape()[ax])?;
         let value = self.with_value(|v| source.with_value(|s| v.index_add_kernel(ax, indices, s)));
         let indices = indices.to_vec();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "index_add",
             value,
             &[self, source],
@@ -381,7 +381,7 @@ impl<T: Float> Var<T> {
                 };
                 Ok(smallvec![Some(c.grad.clone()), to_source])
             },
-        ))
+        )
     }
 
     /// Picks along `axis` by an index tensor, as `torch.gather`: with the index
@@ -404,7 +404,7 @@ impl<T: Float> Var<T> {
         let value = self.with_value(|v| v.gather_kernel(ax, index, index_shape));
         let (index, index_shape) = (index.to_vec(), Shape::from(index_shape));
         let from: Shape = self.shape().into();
-        Ok(Var::from_op(
+        Var::try_from_op(
             "gather",
             value,
             &[self],
@@ -412,7 +412,7 @@ impl<T: Float> Var<T> {
                 let zeros = Var::constant(Tensor::zeros(&from));
                 single(zeros.scatter_add(ax as isize, &index, &index_shape, c.grad)?)
             },
-        ))
+        )
     }
 
     /// `self` with `src[p]` added at `p` with coordinate `axis` replaced by
@@ -446,7 +446,7 @@ impl<T: Float> Var<T> {
         let value = self
             .with_value(|v| src.with_value(|s| v.scatter_add_kernel(ax, index, index_shape, s)));
         let (index, index_shape) = (index.to_vec(), Shape::from(index_shape));
-        Ok(Var::from_op(
+        Var::try_from_op(
             "scatter_add",
             value,
             &[self, src],
@@ -458,7 +458,7 @@ impl<T: Float> Var<T> {
                 };
                 Ok(smallvec![Some(c.grad.clone()), to_src])
             },
-        ))
+        )
     }
 }
 

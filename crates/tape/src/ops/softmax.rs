@@ -54,17 +54,17 @@ fn fused<T: Float>(x: &Var<T>, op: &'static str, axis: isize, log: bool) -> Resu
     let ax = normalize_axis(op, axis, x.ndim())?;
     let value = x.with_value(|v| v.softmax_kernel(ax, log));
     let lane = [ax as isize];
-    Ok(if log {
-        Var::from_op(op, value, &[x], move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+    if log {
+        Var::try_from_op(op, value, &[x], move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
             let softmax = c.output.exp();
             let total = c.grad.sum_axes(&lane, true)?;
             single(c.grad.sub(&softmax.mul(&total)?)?)
         })
     } else {
-        Var::from_op(op, value, &[x], move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+        Var::try_from_op(op, value, &[x], move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
             let out = c.output;
             let dot = c.grad.mul(out)?.sum_axes(&lane, true)?;
             single(out.mul(&c.grad.sub(&dot)?)?)
         })
-    })
+    }
 }

@@ -78,6 +78,31 @@ fn repeat_rows<T: Float>(full: &[T], block: &[T], f: impl Fn(T, T) -> T) -> Vec<
     out
 }
 
+/// One operand of [`Tensor::select`] seen at the output's shape: a single
+/// element read everywhere, or the operand broadcast to that shape.
+enum Operand<T> {
+    Scalar(T),
+    Full(Tensor<T>),
+}
+
+impl<T: Float> Operand<T> {
+    fn of(t: &Tensor<T>, out_shape: &[usize]) -> Result<Self> {
+        Ok(if t.numel() == 1 {
+            Operand::Scalar(t.data()[0])
+        } else {
+            Operand::Full(t.broadcast_to(out_shape)?)
+        })
+    }
+
+    #[inline]
+    fn at(&self, i: usize) -> T {
+        match self {
+            Operand::Scalar(x) => *x,
+            Operand::Full(t) => t.data()[i],
+        }
+    }
+}
+
 impl<T: Float> Tensor<T> {
     /// A new tensor with `f` applied to every element.
     ///
@@ -204,6 +229,32 @@ impl<T: Float> Tensor<T> {
             run(out, src);
         }
         Ok(())
+    }
+
+    /// `a` where `self` is nonzero (NaN counts as nonzero) and `b` elsewhere, the
+    /// three broadcast to a common shape: a selection, as `torch.where`, so the
+    /// side not picked never enters the arithmetic (no `NaN · 0`). `op` names the
+    /// caller when the shapes do not broadcast.
+    ///
+    /// ```
+    /// use tapegrad_tape::Tensor;
+    /// let cond = Tensor::from_vec(vec![1.0f64, 0.0], &[2, 1]).unwrap();
+    /// let a = Tensor::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    /// let b = Tensor::scalar(f64::NAN);
+    /// let out = cond.select(&a, &b, "where").unwrap();
+    /// assert_eq!(out.shape(), &[2, 2]);
+    /// assert_eq!(&out.data()[..2], &[1.0, 2.0]);
+    /// assert!(out.data()[2..].iter().all(|x| x.is_nan()));
+    /// ```
+    pub fn select(&self, a: &Self, b: &Self, op: &'static str) -> Result<Self> {
+        let ab = shape::broadcast_shapes(op, &a.shape, &b.shape)?;
+        let out_shape = shape::broadcast_shapes(op, &ab, &self.shape)?;
+        let [c, a, b] = [self, a, b].map(|t| Operand::of(t, &out_shape));
+        let (c, a, b) = (c?, a?, b?);
+        let out = (0..shape::numel(&out_shape))
+            .map(|i| if c.at(i) != T::ZERO { a.at(i) } else { b.at(i) })
+            .collect();
+        Ok(Self::from_parts(out, out_shape))
     }
 
     /// Sum of all elements.

@@ -31,10 +31,12 @@ fn beats<T: Float>(x: T, best: T, take_max: bool) -> bool {
     x.is_nan() || if take_max { x > best } else { x < best }
 }
 
-/// Whether `x` is the extremum `m` (NaN counts as equal to NaN).
+/// Whether `x` is the extremum `m`; with `nan_attains_nan`, a NaN element
+/// attains a NaN extremum (the rule of PyTorch's full `max()`), else NaN
+/// equals nothing (the rule of `amax`).
 #[inline(always)]
-fn attains<T: Float>(x: T, m: T) -> bool {
-    x == m || (x.is_nan() && m.is_nan())
+fn attains<T: Float>(x: T, m: T, nan_attains_nan: bool) -> bool {
+    x == m || (nan_attains_nan && x.is_nan() && m.is_nan())
 }
 
 impl<T: Float> Tensor<T> {
@@ -78,25 +80,30 @@ impl<T: Float> Tensor<T> {
         Self::from_parts(out, reduced_shape(self.shape(), axes, keepdim))
     }
 
-    /// The share of the gradient of an extremum over `axes` that each element
-    /// receives: `[x = m] / #{x = m}` with `m` the extremum (kept-axes shape), so
-    /// tied elements split it evenly.
-    pub(crate) fn extremum_weights(&self, extremum: &Self, axes: &[usize]) -> Self {
-        let (_, strides) = self.reduction_strides(axes);
+    /// Which elements attain an extremum over `axes` (`m` in the kept-axes
+    /// shape): the mask `[x = m]` (input shape, 0s and 1s) and the count
+    /// `#{x = m}` of each lane (kept-axes shape), among which the gradient is
+    /// split. See [`attains`] for `nan_attains_nan`.
+    pub(crate) fn extremum_mask(
+        &self,
+        extremum: &Self,
+        axes: &[usize],
+        nan_attains_nan: bool,
+    ) -> (Self, Self) {
+        let (kept, strides) = self.reduction_strides(axes);
         let (data, m) = (self.data(), extremum.data());
         let mut count = vec![T::ZERO; m.len()];
+        let mut mask = vec![T::ZERO; self.numel()];
         for_each_offset(self.shape(), &strides, |i, o| {
-            if attains(data[i], m[o]) {
+            if attains(data[i], m[o], nan_attains_nan) {
+                mask[i] = T::ONE;
                 count[o] += T::ONE;
             }
         });
-        let mut weights = vec![T::ZERO; self.numel()];
-        for_each_offset(self.shape(), &strides, |i, o| {
-            if attains(data[i], m[o]) {
-                weights[i] = T::ONE / count[o];
-            }
-        });
-        Self::from_parts(weights, self.shape().into())
+        (
+            Self::from_parts(mask, self.shape().into()),
+            Self::from_parts(count, kept),
+        )
     }
 
     /// `log Σ exp` over the normalized `axes`, as `m + log Σ exp(x − m)` with `m`
