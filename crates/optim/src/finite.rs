@@ -235,8 +235,8 @@ impl<'a, T: Float> Kernel<&'a [T]> for FiniteCheck {
     }
 }
 
-/// x − x is +0 for finite x and NaN for NaN and ±∞, and a sum of +0 stays +0,
-/// so the sums are all 0 exactly when every element is finite. Sixteen
+/// 0 · x is ±0 for finite x and NaN for NaN and ±∞, and a sum of zeros is ±0,
+/// so the sums all equal 0 exactly when every element is finite. Sixteen
 /// independent sums let the loop run in vector registers without a branch.
 #[inline(always)]
 fn chunk_is_finite<T: Float>(chunk: &[T]) -> bool {
@@ -246,11 +246,11 @@ fn chunk_is_finite<T: Float>(chunk: &[T]) -> bool {
     let tail = blocks.remainder();
     for block in blocks {
         for (s, &x) in sums.iter_mut().zip(block) {
-            *s += x - x;
+            *s += x * T::ZERO;
         }
     }
     for (s, &x) in sums.iter_mut().zip(tail) {
-        *s += x - x;
+        *s += x * T::ZERO;
     }
     sums.iter().all(|&s| s == T::ZERO)
 }

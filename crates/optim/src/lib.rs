@@ -34,6 +34,23 @@
 //! assert!((w.data()[0] - 2.0).abs() < 1e-6 && (w.data()[2] + 3.0).abs() < 1e-6);
 //! ```
 //!
+//! A program that lets its user pick the optimizer (a command-line flag, a list
+//! of methods to compare) goes through [`OptimizerKind`] (every choice, by name)
+//! and [`OptimizerSettings`] (lr, weight decay, bias correction; one builder
+//! with typed errors). [`ApplyIfFinite`] wraps any optimizer to skip and count
+//! steps whose gradients hold a NaN or ±∞.
+//!
+//! ```
+//! use tapegrad_optim::{ApplyIfFinite, Optimizer, OptimizerKind, OptimizerSettings};
+//! use tapegrad_tape::{Tensor, Var};
+//! let kind: OptimizerKind = "adamw".parse().unwrap();
+//! let w = Var::parameter(Tensor::<f32>::ones(&[4]));
+//! let opt = OptimizerSettings::new(kind).with_lr(3e-4).build(vec![w]).unwrap();
+//! let mut opt = ApplyIfFinite::new(opt, Some(10)).unwrap();
+//! opt.step().unwrap(); // no gradient yet: nothing to do
+//! assert_eq!((opt.name(), opt.counts().total_notfinite), ("AdamW", 0));
+//! ```
+//!
 //! Updates are fused (one pass over θ, g and the state per parameter), split
 //! across threads for large parameters, and allocate nothing after the first step.
 

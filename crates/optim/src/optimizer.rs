@@ -95,6 +95,17 @@ pub trait Optimizer<T: Float> {
     }
 }
 
+/// A run-time choice of optimizer prints its name, groups and skip counts, so
+/// that `Result<Box<dyn Optimizer<T>>>` can be unwrapped like any result.
+impl<T: Float> std::fmt::Debug for dyn Optimizer<T> + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(self.name())
+            .field("groups", &self.groups())
+            .field("nonfinite_counts", &self.nonfinite_counts())
+            .finish()
+    }
+}
+
 /// A boxed optimizer is an optimizer, so that a choice made at run time
 /// ([`crate::OptimizerSettings::build`]) can be wrapped like a concrete one.
 ///

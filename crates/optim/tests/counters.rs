@@ -8,9 +8,12 @@ use common::{bits, noise, param, set_grad};
 use tapegrad_optim::{Adam, AdamConfig, MAX_STEP, OptimError, Optimizer, StateDict};
 use tapegrad_tape::Var;
 
-/// A stepped optimizer of the row over two parameters, its state, and whether
-/// it counts steps; `None` for a configuration that keeps no state (plain SGD).
-fn stepped(row: &Row) -> Option<(Box<dyn Optimizer<f64>>, Vec<Var<f64>>, StateDict<f64>)> {
+/// An optimizer, its parameters and its state.
+type Stepped = (Box<dyn Optimizer<f64>>, Vec<Var<f64>>, StateDict<f64>);
+
+/// The row's optimizer over two parameters after three steps; `None` for a
+/// configuration that keeps no state (plain SGD).
+fn stepped(row: &Row) -> Option<Stepped> {
     let params = vec![param(&noise(1, 6), &[2, 3]), param(&noise(2, 4), &[4])];
     let mut opt = row.over(params.clone());
     for step in 0..3 {

@@ -4,11 +4,11 @@ mod common;
 
 use std::f64::consts::PI;
 
+use common::table::rows;
 use common::{set_grad, values, vector};
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Anneal, CosineAnnealingLr,
-    LinearLr, LrScheduler, OneCycleLr, OptimError, Optimizer, RmsProp, RmsPropConfig, Scheduler,
-    SequentialLr, Sgd, SgdConfig, StepLr, clip_grad_norm, clip_grad_value,
+    Anneal, CosineAnnealingLr, LinearLr, LrScheduler, OneCycleLr, OptimError, Optimizer,
+    ParamGroup, Scheduler, SequentialLr, Sgd, SgdConfig, StepLr, clip_grad_norm, clip_grad_value,
 };
 use tapegrad_tape::Var;
 
@@ -106,67 +106,16 @@ fn one_cycle_rises_to_max_lr_then_anneals_to_the_minimum() {
 
 #[test]
 fn scheduler_drives_every_optimizer_through_set_lr() {
-    let p = || vec![vector::<f64>(&[1.0, -1.0])];
-    let opts: Vec<Box<dyn Optimizer<f64>>> = vec![
-        Box::new(
-            Sgd::new(
-                p(),
-                SgdConfig {
-                    lr: 0.2,
-                    ..Default::default()
-                },
-            )
-            .unwrap(),
-        ),
-        Box::new(
-            Adagrad::new(
-                p(),
-                AdagradConfig {
-                    lr: 0.2,
-                    ..Default::default()
-                },
-            )
-            .unwrap(),
-        ),
-        Box::new(
-            RmsProp::new(
-                p(),
-                RmsPropConfig {
-                    lr: 0.2,
-                    ..Default::default()
-                },
-            )
-            .unwrap(),
-        ),
-        Box::new(
-            Adam::new(
-                p(),
-                AdamConfig {
-                    lr: 0.2,
-                    ..Default::default()
-                },
-            )
-            .unwrap(),
-        ),
-        Box::new(
-            AdamW::new(
-                p(),
-                AdamWConfig {
-                    lr: 0.2,
-                    ..Default::default()
-                },
-            )
-            .unwrap(),
-        ),
-    ];
-    for mut opt in opts {
+    for row in rows() {
+        let group = ParamGroup::new(vec![vector::<f64>(&[1.0, -1.0])]).with_lr(0.2);
+        let mut opt = row.build(vec![group]);
         let schedule = CosineAnnealingLr::new(4, 0.0).unwrap();
         let mut sched = Scheduler::new(schedule, opt.as_mut()).unwrap();
         for t in 1..=4 {
             opt.step().unwrap();
             sched.step(opt.as_mut()).unwrap();
             let want = 0.2 * (1.0 + (PI * t as f64 / 4.0).cos()) / 2.0;
-            assert!((opt.lr() - want).abs() < 1e-16, "{} at {t}", opt.name());
+            assert!((opt.lr() - want).abs() < 1e-16, "{} at {t}", row.name);
         }
         assert_eq!(sched.steps_taken(), 4);
     }

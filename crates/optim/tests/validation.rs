@@ -1,8 +1,10 @@
-//! Every refused configuration, with the exact message the user sees.
+//! Every refused configuration, with the exact message the user sees: first
+//! what every row of the table must refuse, then each optimizer's own options.
 
 mod common;
 
-use common::vector;
+use common::table::{Row, rows};
+use common::{bits, set_grad, vector};
 use tapegrad_optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLr, LinearLr,
     LrScheduler, OneCycleLr, OptimError, Optimizer, ParamGroup, RmsProp, RmsPropConfig, Scheduler,
@@ -12,6 +14,110 @@ use tapegrad_tape::{Tensor, Var};
 
 fn w() -> Vec<Var<f64>> {
     vec![vector(&[1.0, 2.0])]
+}
+
+fn build(row: &Row, groups: Vec<ParamGroup<f64>>) -> Result<Box<dyn Optimizer<f64>>, OptimError> {
+    (row.f64)(groups)
+}
+
+/// Empty, non-parameter and duplicate parameter lists, and group overrides out
+/// of range, are refused by every constructor with an error naming the fault.
+#[test]
+fn every_row_refuses_bad_parameter_lists_and_group_options() {
+    for row in rows() {
+        let name = row.over(w()).name();
+        let err = build(&row, vec![ParamGroup::new(vec![])]).err();
+        assert!(
+            matches!(err, Some(OptimError::NoParameters { optimizer }) if optimizer == name),
+            "{}: {err:?}",
+            row.name
+        );
+        let c = Var::constant(Tensor::<f64>::zeros(&[2]));
+        c.set_name("x");
+        let err = build(&row, vec![ParamGroup::new(vec![c])]).err();
+        assert!(
+            matches!(&err, Some(OptimError::NotAParameter { name: n, .. }) if n == "x"),
+            "{}: {err:?}",
+            row.name
+        );
+        let p = vector::<f64>(&[1.0]);
+        let twice = vec![ParamGroup::new(vec![p.clone()]), ParamGroup::new(vec![p])];
+        let err = build(&row, twice).err();
+        assert!(
+            matches!(err, Some(OptimError::DuplicateParameter { .. })),
+            "{}: {err:?}",
+            row.name
+        );
+        refused(
+            build(&row, vec![ParamGroup::new(w()).with_lr(-0.5)]),
+            "lr",
+            &format!("{name}: invalid lr = -0.5: must be >= 0"),
+        );
+        refused(
+            build(&row, vec![ParamGroup::new(w()).with_weight_decay(f64::NAN)]),
+            "weight_decay",
+            &format!("{name}: invalid weight_decay = NaN: must be a finite number"),
+        );
+    }
+}
+
+/// A refused call leaves the optimizer as it was.
+#[test]
+fn every_row_refuses_bad_calls_and_changes_nothing() {
+    let table = rows();
+    for (i, row) in table.iter().enumerate() {
+        let (a, b) = (vector::<f64>(&[1.0, 2.0, 3.0]), vector::<f64>(&[4.0, 5.0]));
+        let mut opt = row.over(vec![a.clone(), b.clone()]);
+        let name = opt.name();
+        set_grad(&a, &[0.5, -0.5, 0.25]);
+        set_grad(&b, &[1.0, -1.0]);
+        opt.step().unwrap();
+        let before = (opt.state_dict(), bits(&a), bits(&b));
+        let unchanged = |opt: &dyn Optimizer<f64>, what: &str| {
+            let now = (opt.state_dict(), bits(&a), bits(&b));
+            assert!(now == before, "{}: changed by {what}", row.name);
+        };
+
+        refused(
+            opt.set_lr(-1.0),
+            "lr",
+            &format!("{name}: invalid lr = -1: must be >= 0"),
+        );
+        unchanged(opt.as_ref(), "set_lr(-1)");
+        let err = opt.set_group_lr(5, 0.1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{name}: no parameter group 5 (there are 1)")
+        );
+        let err = opt
+            .add_param_group(ParamGroup::new(vec![b.clone()]))
+            .unwrap_err();
+        assert!(
+            matches!(err, OptimError::DuplicateParameter { .. }),
+            "{}: {err}",
+            row.name
+        );
+        unchanged(opt.as_ref(), "add_param_group");
+
+        b.set_grad(Some(Tensor::zeros(&[3])));
+        let err = opt.step().unwrap_err();
+        let message = format!(
+            "{name}: gradient of `{}` has shape [3], the parameter has shape [2]",
+            b.name()
+        );
+        assert_eq!(err.to_string(), message, "{}", row.name);
+        unchanged(opt.as_ref(), "a wrong gradient shape");
+
+        let other = &table[(i + 1) % table.len()];
+        let foreign = other.over(vec![a.clone(), b.clone()]).state_dict();
+        let err = opt.load_state_dict(&foreign).unwrap_err();
+        assert!(
+            matches!(err, OptimError::StateMismatch { .. }),
+            "{}: {err}",
+            row.name
+        );
+        unchanged(opt.as_ref(), "the state of another row");
+    }
 }
 
 /// The error must be InvalidHyperParameter for `name` with exactly `message`.

@@ -127,7 +127,11 @@ fn restore(
     let impossible = |counter: &str, value: f64, reason: String| OptimError::ImpossibleCounter {
         optimizer,
         counter: counter.to_string(),
-        value: value.to_string(),
+        value: if value.abs() < 1e16 {
+            value.to_string()
+        } else {
+            format!("{value:e}")
+        },
         reason,
     };
     let count = |name: &str, v: f64| {

@@ -129,7 +129,7 @@ const fn fit(lr: f64, steps: usize, anneal: bool, tol: f64) -> Fit {
 // minimizer to 1e-10, AdaGrad to 1e-8; RMSprop and Adam hover at a distance of
 // about the lr, so they anneal it and reach 1e-5.
 const SGD_QUADRATIC: Fit = fit(0.3, 200, false, 1e-10);
-const MOMENTUM_QUADRATIC: Fit = fit(0.05, 400, false, 1e-10);
+const MOMENTUM_QUADRATIC: Fit = fit(0.05, 600, false, 1e-10);
 const MOMENTUM_LOGISTIC: Fit = fit(0.5, 600, false, 1e-9);
 const ADAGRAD_QUADRATIC: Fit = fit(1.0, 500, false, 1e-8);
 const ADAGRAD_LOGISTIC: Fit = fit(0.5, 3000, false, 1e-6);
@@ -383,20 +383,26 @@ pub fn rows() -> Vec<Row> {
     ]
 }
 
-/// Whether two optimizers have the same configuration: name, options and each
-/// group's weight decay (the lr is the run's, set by a case or a schedule).
-pub fn same_configuration<T: Float>(a: &dyn Optimizer<T>, b: &dyn Optimizer<T>) -> bool {
-    let (a, b) = (a.state_dict(), b.state_dict());
-    let decays = |s: &tapegrad_optim::StateDict<T>| -> Vec<u64> {
-        s.groups.iter().map(|g| g.weight_decay.to_bits()).collect()
+/// Whether two optimizers run the same algorithm: the same name and options.
+pub fn same_algorithm<T: Float>(a: &dyn Optimizer<T>, b: &dyn Optimizer<T>) -> bool {
+    let options = |opt: &dyn Optimizer<T>| -> (String, Vec<(String, u64)>) {
+        let s = opt.state_dict();
+        let options = s.options.iter().map(|(n, v)| (n.clone(), v.to_bits()));
+        (s.optimizer, options.collect())
     };
-    let options = |s: &tapegrad_optim::StateDict<T>| -> Vec<(String, u64)> {
-        s.options
+    options(a) == options(b)
+}
+
+/// Whether two optimizers have the same configuration: the same algorithm and
+/// each group's weight decay (the lr is the run's, set by a case or a schedule).
+pub fn same_configuration<T: Float>(a: &dyn Optimizer<T>, b: &dyn Optimizer<T>) -> bool {
+    let decays = |opt: &dyn Optimizer<T>| -> Vec<u64> {
+        opt.groups()
             .iter()
-            .map(|(n, v)| (n.clone(), v.to_bits()))
+            .map(|g| g.weight_decay.to_bits())
             .collect()
     };
-    a.optimizer == b.optimizer && options(&a) == options(&b) && decays(&a) == decays(&b)
+    same_algorithm(a, b) && decays(a) == decays(b)
 }
 
 /// The rows whose configuration is `opt`'s (each built over one parameter).
@@ -408,4 +414,11 @@ pub fn rows_like<T: Dtype>(opt: &dyn Optimizer<T>) -> Vec<Row> {
             same_configuration(row.over::<T>(vec![param]).as_ref(), opt)
         })
         .collect()
+}
+
+/// Whether the optimizer keeps per-parameter state (all but SGD without momentum).
+pub fn keeps_state<T: Float>(opt: &dyn Optimizer<T>) -> bool {
+    let options = opt.state_dict().options;
+    let momentum = options.iter().find(|(n, _)| n == "momentum").map(|o| o.1);
+    !(opt.name() == "SGD" && momentum == Some(0.0))
 }
