@@ -486,3 +486,17 @@ fn anomaly_mode_names_the_loss_that_meets_a_nan_logit() {
     // Off, the NaN loss is returned as a value.
     assert!(cross_entropy(&z, &[0, 1]).unwrap().item().unwrap().is_nan());
 }
+
+/// One NaN input reaches the loss through linear → relu (relu(NaN) is NaN, as
+/// PyTorch), instead of being zeroed into a finite loss and NaN weights later.
+#[test]
+fn a_nan_input_makes_the_loss_nan_through_relu() {
+    let x = Var::constant(Tensor::from_vec(vec![1.0, f64::NAN, 0.5, -1.0], &[2, 2]).unwrap());
+    let w = Var::parameter(Tensor::from_vec(vec![1.0, -1.0, -2.0, 0.5], &[2, 2]).unwrap());
+    let b = Var::parameter(Tensor::from_vec(vec![0.0, 0.1], &[2]).unwrap());
+    let logits = x.linear(&w, Some(&b)).unwrap().relu();
+    let loss = cross_entropy(&logits, &[0, 1]).unwrap();
+    assert!(loss.item().unwrap().is_nan());
+    loss.backward().unwrap();
+    assert!(w.grad().unwrap().data().iter().any(|g| g.is_nan()));
+}

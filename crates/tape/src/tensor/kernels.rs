@@ -80,7 +80,7 @@ fn repeat_rows<T: Float>(full: &[T], block: &[T], f: impl Fn(T, T) -> T) -> Vec<
 
 /// One operand of [`Tensor::select`] seen at the output's shape: a single
 /// element read everywhere, or the operand broadcast to that shape.
-enum Operand<T> {
+enum Operand<T: Float> {
     Scalar(T),
     Full(Tensor<T>),
 }
@@ -251,9 +251,17 @@ impl<T: Float> Tensor<T> {
         let out_shape = shape::broadcast_shapes(op, &ab, &self.shape)?;
         let [c, a, b] = [self, a, b].map(|t| Operand::of(t, &out_shape));
         let (c, a, b) = (c?, a?, b?);
-        let out = (0..shape::numel(&out_shape))
-            .map(|i| if c.at(i) != T::ZERO { a.at(i) } else { b.at(i) })
-            .collect();
+        let pick = |i| if c.at(i) != T::ZERO { a.at(i) } else { b.at(i) };
+        let n = shape::numel(&out_shape);
+        let out = if n < PAR_THRESHOLD {
+            (0..n).map(pick).collect()
+        } else {
+            par_collect(n, |start, out| {
+                for (k, o) in out.iter_mut().enumerate() {
+                    o.write(pick(start + k));
+                }
+            })
+        };
         Ok(Self::from_parts(out, out_shape))
     }
 

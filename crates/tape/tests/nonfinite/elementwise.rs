@@ -64,3 +64,34 @@ fn relu_f32_propagates_nan_and_passes_its_gradient() {
         }
     }
 }
+
+/// `where` on the parallel path: the side not picked, all NaN, reaches
+/// neither the result nor the gradient of the picked side.
+#[test]
+fn where_on_large_tensors_selects_without_arithmetic() {
+    let n = tapegrad_tape::tensor::PAR_THRESHOLD * 2 + 5;
+    let cond = Tensor::from_vec((0..n).map(|i| (i % 2) as f64).collect(), &[n]).unwrap();
+    let a = Var::parameter(Tensor::from_vec((0..n).map(|i| i as f64).collect(), &[n]).unwrap());
+    let b = Var::parameter(Tensor::full(&[n], f64::NAN));
+    let y = a.where_cond(&cond, &b).unwrap();
+    let seed = Tensor::from_vec(
+        (0..n)
+            .map(|i| if i % 2 == 1 { 1.0 } else { f64::INFINITY })
+            .collect(),
+        &[n],
+    )
+    .unwrap();
+    y.backward_from(&seed, false).unwrap();
+    let (value, ga, gb) = (y.value(), a.grad().unwrap(), b.grad().unwrap());
+    for i in 0..n {
+        if i % 2 == 1 {
+            assert_eq!(
+                (value.data()[i], ga.data()[i], gb.data()[i]),
+                (i as f64, 1.0, 0.0)
+            );
+        } else {
+            assert!(value.data()[i].is_nan(), "at {i}");
+            assert_eq!((ga.data()[i], gb.data()[i]), (0.0, f64::INFINITY), "at {i}");
+        }
+    }
+}
