@@ -6,9 +6,10 @@ use std::path::Path;
 use tapegrad_tape::{Float, Tensor};
 
 use crate::dataset::Dataset;
-use crate::error::{DataError, Position, Result, STREAM};
+use crate::error::{DataError, Position, Result, STREAM, excerpt};
 use crate::gzip::{maybe_gunzip, open};
 use crate::labels::LabelMap;
+use crate::limit::DEFAULT_MAX_BYTES;
 
 /// A LIBSVM file read as a classification dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +47,16 @@ pub struct Libsvm<T: Float = f32> {
 /// label) is an error here; `qid:<n>` is checked to be an integer and then
 /// ignored; NaN and infinite labels or values are rejected.
 ///
+/// The features come out dense, `rows × F` elements for a file that may store
+/// a few of them: a 15-byte line `1 1000000000:1` asks for 4 GB of `f32`. So
+/// the reader keeps a budget, [`LibsvmReader::max_bytes`] (default
+/// [`DEFAULT_MAX_BYTES`], 1 GiB): after each line, the dense matrix the lines so
+/// far describe (`rows × F × size_of::<T>()`) plus the sparse rows it holds
+/// while parsing (16 bytes per value and per row) must fit in it, and one line
+/// of text may not be longer than it; the first line that crosses the budget
+/// is refused with [`DataError::OverLimit`], before the matrix is allocated.
+/// A gzipped file is inflated line by line under the same budget.
+///
 /// ```
 /// use tapegrad_data::LibsvmReader;
 /// let text = "+1 1:0.5 3:-1 # a comment\n\n-1 2:2\n";
@@ -64,17 +75,43 @@ pub struct Libsvm<T: Float = f32> {
 /// assert_eq!(test.dataset.features().shape(), &[1, 5]);
 /// assert_eq!(test.dataset.num_classes(), 2);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LibsvmReader {
     num_features: Option<usize>,
     label_map: Option<LabelMap>,
+    max_bytes: u64,
+}
+
+impl Default for LibsvmReader {
+    fn default() -> Self {
+        Self {
+            num_features: None,
+            label_map: None,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 impl LibsvmReader {
     /// Infers the feature count (the largest index) and the label map (the
-    /// sorted distinct labels).
+    /// sorted distinct labels); the memory budget is [`DEFAULT_MAX_BYTES`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the memory budget: the most bytes the dense features and the
+    /// parsed rows may take, and the longest a line may be.
+    ///
+    /// ```
+    /// use tapegrad_data::{DataError, LibsvmReader};
+    /// let text = "1 1:1\n1 300:1\n";
+    /// let err = LibsvmReader::new().max_bytes(1000).read::<f32, _>(text.as_bytes()).unwrap_err();
+    /// // 2 rows × 300 features × 4 bytes, + 16 for each of 2 values and 2 rows
+    /// assert!(matches!(err, DataError::OverLimit { needed: 2464, limit: 1000, .. }));
+    /// assert!(LibsvmReader::new().max_bytes(4000).read::<f32, _>(text.as_bytes()).is_ok());
+    /// ```
+    pub fn max_bytes(self, max_bytes: u64) -> Self {
+        Self { max_bytes, ..self }
     }
 
     /// Fixes the feature count F: an index above it is an error, and every
@@ -119,7 +156,10 @@ impl LibsvmReader {
         loop {
             buf.clear();
             line += 1;
-            let read = input.read_until(b'\n', &mut buf);
+            // One byte past the budget tells a line that is too long.
+            let read = input
+                .take(self.max_bytes.saturating_add(1))
+                .read_until(b'\n', &mut buf);
             if read.map_err(|source| DataError::ReadFailed {
                 file: file.to_owned(),
                 position: Position::Line(line),
@@ -127,6 +167,14 @@ impl LibsvmReader {
             })? == 0
             {
                 return Ok(sparse);
+            }
+            if buf.len() as u64 > self.max_bytes {
+                return Err(self.over_limit(
+                    file,
+                    line,
+                    "the text of one line".into(),
+                    buf.len() as u128,
+                ));
             }
             let text = std::str::from_utf8(&buf).map_err(|e| DataError::BadLine {
                 file: file.to_owned(),
@@ -141,6 +189,35 @@ impl LibsvmReader {
                 element_type: T::NAME,
             };
             parser.parse(text, &mut sparse)?;
+            self.check_budget::<T>(&sparse, file, line)?;
+        }
+    }
+
+    /// The bytes the lines so far need: their dense matrix, plus the sparse
+    /// rows held until it is built.
+    fn check_budget<T: Float>(&self, sparse: &Sparse, file: &str, line: usize) -> Result<()> {
+        let rows = sparse.targets.len() as u128;
+        let width = self.num_features.unwrap_or(sparse.max_index) as u128;
+        let dense = rows * width * std::mem::size_of::<T>() as u128;
+        let held = 16 * (rows + sparse.values.len() as u128);
+        if dense + held <= u128::from(self.max_bytes) {
+            return Ok(());
+        }
+        let what = format!(
+            "a dense {rows} × {width} {} matrix and the parsed values",
+            T::NAME
+        );
+        Err(self.over_limit(file, line, what, dense + held))
+    }
+
+    fn over_limit(&self, file: &str, line: usize, what: String, needed: u128) -> DataError {
+        DataError::OverLimit {
+            file: file.to_owned(),
+            position: Position::Line(line),
+            what,
+            needed,
+            limit: self.max_bytes,
+            raise: "LibsvmReader::max_bytes",
         }
     }
 
@@ -230,7 +307,7 @@ impl LineParser<'_> {
         let bad = |reason: String| DataError::BadLabel {
             file: self.file.to_owned(),
             line: self.line,
-            token: token.to_owned(),
+            token: excerpt(token),
             reason,
         };
         if token.contains(',') {
@@ -249,8 +326,9 @@ impl LineParser<'_> {
         }
         match &self.reader.label_map {
             Some(map) if map.class_of(value).is_none() => Err(bad(format!(
-                "not one of the label map's values {:?}",
-                map.values()
+                "not one of the label map's {} values {}",
+                map.len(),
+                excerpt(&format!("{:?}", map.values()))
             ))),
             _ => Ok(value),
         }
@@ -296,7 +374,7 @@ impl LineParser<'_> {
         DataError::BadFeature {
             file: self.file.to_owned(),
             line: self.line,
-            token: token.to_owned(),
+            token: excerpt(token),
             reason,
         }
     }
