@@ -50,12 +50,14 @@ pub struct Libsvm<T: Float = f32> {
 /// The features come out dense, `rows × F` elements for a file that may store
 /// a few of them: a 15-byte line `1 1000000000:1` asks for 4 GB of `f32`. So
 /// the reader keeps a budget, [`LibsvmReader::max_bytes`] (default
-/// [`DEFAULT_MAX_BYTES`], 1 GiB): after each line, the dense matrix the lines so
-/// far describe (`rows × F × size_of::<T>()`) plus the sparse rows it holds
-/// while parsing (16 bytes per value and per row) must fit in it, and one line
-/// of text may not be longer than it; the first line that crosses the budget
-/// is refused with [`DataError::OverLimit`], before the matrix is allocated.
-/// A gzipped file is inflated line by line under the same budget.
+/// [`DEFAULT_MAX_BYTES`], 1 GiB): after each line, and every 1024 values
+/// within one, the dense matrix the lines so far describe
+/// (`rows × F × size_of::<T>()`) plus the sparse rows it holds while parsing
+/// (16 bytes per value and per row) must fit in it, and one line of text may
+/// not be longer than it; the first line that crosses the budget is refused
+/// with [`DataError::OverLimit`], before the matrix is allocated. A gzipped
+/// file is inflated line by line under the same budget. The reader's peak
+/// memory is thus about the budget plus one line of text.
 ///
 /// ```
 /// use tapegrad_data::LibsvmReader;
@@ -187,27 +189,10 @@ impl LibsvmReader {
                 reader: self,
                 fits: |x| T::from_f64(x).is_finite(),
                 element_type: T::NAME,
+                element_size: std::mem::size_of::<T>(),
             };
             parser.parse(text, &mut sparse)?;
-            self.check_budget::<T>(&sparse, file, line)?;
         }
-    }
-
-    /// The bytes the lines so far need: their dense matrix, plus the sparse
-    /// rows held until it is built.
-    fn check_budget<T: Float>(&self, sparse: &Sparse, file: &str, line: usize) -> Result<()> {
-        let rows = sparse.targets.len() as u128;
-        let width = self.num_features.unwrap_or(sparse.max_index) as u128;
-        let dense = rows * width * std::mem::size_of::<T>() as u128;
-        let held = 16 * (rows + sparse.values.len() as u128);
-        if dense + held <= u128::from(self.max_bytes) {
-            return Ok(());
-        }
-        let what = format!(
-            "a dense {rows} × {width} {} matrix and the parsed values",
-            T::NAME
-        );
-        Err(self.over_limit(file, line, what, dense + held))
     }
 
     fn over_limit(&self, file: &str, line: usize, what: String, needed: u128) -> DataError {
@@ -277,7 +262,11 @@ struct LineParser<'a> {
     /// Whether a finite `f64` stays finite in the element type.
     fits: fn(f64) -> bool,
     element_type: &'static str,
+    element_size: usize,
 }
+
+/// How many items of one line are parsed between two checks of the budget.
+const ITEMS_PER_CHECK: usize = 1024;
 
 impl LineParser<'_> {
     fn parse(&mut self, text: &str, sparse: &mut Sparse) -> Result<()> {
@@ -291,16 +280,40 @@ impl LineParser<'_> {
             self.qid(qid)?;
         }
         let mut previous = 0;
-        for item in items {
+        for (k, item) in items.enumerate() {
             let (index, value) = self.feature(item, previous)?;
             sparse.columns.push(index - 1);
             sparse.values.push(value);
             previous = index;
+            if (k + 1) % ITEMS_PER_CHECK == 0 {
+                let rows = sparse.targets.len() + 1;
+                self.check_budget(sparse, rows, sparse.max_index.max(previous))?;
+            }
         }
         sparse.max_index = sparse.max_index.max(previous);
         sparse.targets.push(target);
         sparse.row_ends.push(sparse.columns.len());
-        Ok(())
+        self.check_budget(sparse, sparse.targets.len(), sparse.max_index)
+    }
+
+    /// Whether `rows` rows as wide as `max_index` (or the given feature
+    /// count) fit the budget: their dense matrix, plus the sparse rows held
+    /// until it is built.
+    fn check_budget(&self, sparse: &Sparse, rows: usize, max_index: usize) -> Result<()> {
+        let rows = rows as u128;
+        let width = self.reader.num_features.unwrap_or(max_index) as u128;
+        let dense = rows * width * self.element_size as u128;
+        let held = 16 * (rows + sparse.values.len() as u128);
+        if dense + held <= u128::from(self.reader.max_bytes) {
+            return Ok(());
+        }
+        let what = format!(
+            "a dense {rows} × {width} {} matrix and the parsed values",
+            self.element_type
+        );
+        Err(self
+            .reader
+            .over_limit(self.file, self.line, what, dense + held))
     }
 
     fn label(&self, token: &str) -> Result<f64> {

@@ -155,6 +155,30 @@ fn libsvm_a_line_longer_than_the_budget_is_refused_unread() {
 }
 
 #[test]
+fn libsvm_a_long_line_is_stopped_part_way_when_its_values_cross_the_budget() {
+    // 5000 values on one line: 5000 × (4 + 16) bytes and more, over 64 KiB
+    // before the line ends; the check comes every 1024 values.
+    let items: Vec<String> = (1..=5000).map(|i| format!("{i}:1")).collect();
+    let text = format!("1 {}\n", items.join(" "));
+    let err = LibsvmReader::new()
+        .max_bytes(64 << 10)
+        .read::<f32, _>(text.as_bytes())
+        .unwrap_err();
+    // At the fourth check: 1 × 4096 × 4 dense, 16 × (1 + 4096) held.
+    assert!(
+        matches!(
+            err,
+            DataError::OverLimit {
+                position: Position::Line(1),
+                needed: 81936,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn libsvm_a_gzip_bomb_is_inflated_only_up_to_the_budget() {
     let text = "1 1:1\n".repeat(10_000_000);
     let gz = common::gzip(text.as_bytes());
