@@ -10,7 +10,9 @@ pub const STREAM: &str = "<stream>";
 /// Every variant about corrupt input names the file (its path, or `<stream>`
 /// for a bare reader) and where in it the problem is: a byte offset for IDX
 /// (counted in the decompressed bytes when the file is gzipped), a 1-based line
-/// number for LIBSVM.
+/// number for LIBSVM. Text quoted from the input (a token, a list of values)
+/// is cut at [`QUOTE_CHARS`] characters and marked with `…`, so a corrupt
+/// 200 MB line gives a short message.
 ///
 /// ```
 /// use tapegrad_data::{DataError, IdxArray};
@@ -130,7 +132,7 @@ pub enum DataError {
         file: String,
         /// 1-based line number.
         line: usize,
-        /// The label text.
+        /// The label text, cut at [`QUOTE_CHARS`] characters.
         token: String,
         /// What is wrong.
         reason: String,
@@ -144,10 +146,42 @@ pub enum DataError {
         file: String,
         /// 1-based line number.
         line: usize,
-        /// The item text.
+        /// The item text, cut at [`QUOTE_CHARS`] characters.
         token: String,
         /// What is wrong.
         reason: String,
+    },
+    /// Input that would make the reader hold more than its memory limit
+    /// (`IdxReader::max_bytes`, `LibsvmReader::max_bytes`); refused before that
+    /// much is allocated.
+    ///
+    /// ```
+    /// use tapegrad_data::{DataError, LibsvmReader};
+    /// let err = LibsvmReader::new().read::<f32, _>("1 1000000000:1".as_bytes()).unwrap_err();
+    /// assert!(matches!(err, DataError::OverLimit { limit: 1073741824, .. }));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "<stream>: line 1: a dense 1 × 1000000000 f32 matrix and the parsed values \
+    ///      need 4000000032 bytes, over the limit of 1073741824 bytes \
+    ///      (raise it with LibsvmReader::max_bytes)"
+    /// );
+    /// ```
+    #[error(
+        "{file}: {position}: {what} need {needed} bytes, over the limit of {limit} bytes (raise it with {raise})"
+    )]
+    OverLimit {
+        /// The file being read.
+        file: String,
+        /// Where the limit was crossed: the IDX dimensions, or the LIBSVM line.
+        position: Position,
+        /// What would have been held.
+        what: String,
+        /// The bytes it would take.
+        needed: u128,
+        /// The limit in force.
+        limit: u64,
+        /// The setting that raises the limit.
+        raise: &'static str,
     },
     /// Data that would need more memory than can be allocated.
     #[error("{file}: {what} needs {elements} elements, more than can be allocated")]
@@ -205,6 +239,27 @@ impl std::fmt::Display for Position {
             Position::Byte(offset) => write!(f, "byte {offset}"),
             Position::Line(line) => write!(f, "line {line}"),
         }
+    }
+}
+
+/// The most characters of input text an error quotes; longer text is cut
+/// there and ends with `…`.
+pub const QUOTE_CHARS: usize = 64;
+
+/// `text` cut to [`QUOTE_CHARS`] characters, with `…` when something was cut.
+///
+/// ```
+/// use tapegrad_data::error::{QUOTE_CHARS, excerpt};
+/// assert_eq!(excerpt("1:abc"), "1:abc");
+/// let long = "9".repeat(1000);
+/// let cut = excerpt(&long);
+/// assert_eq!(cut.chars().count(), QUOTE_CHARS + 1);
+/// assert!(cut.ends_with('…'));
+/// ```
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
     }
 }
 

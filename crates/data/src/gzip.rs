@@ -32,7 +32,15 @@ pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// tapegrad_data::gzip::maybe_gunzip(&b"hi"[..], "<stream>").unwrap().read_to_string(&mut plain).unwrap();
 /// assert_eq!(plain, "hi");
 /// ```
-pub fn maybe_gunzip<'a, R: Read + 'a>(mut reader: R, file: &str) -> Result<Box<dyn BufRead + 'a>> {
+pub fn maybe_gunzip<'a, R: Read + 'a>(reader: R, file: &str) -> Result<Box<dyn BufRead + 'a>> {
+    Ok(detect(reader, file)?.0)
+}
+
+/// [`maybe_gunzip`], also telling whether the input was gzipped.
+pub(crate) fn detect<'a, R: Read + 'a>(
+    mut reader: R,
+    file: &str,
+) -> Result<(Box<dyn BufRead + 'a>, bool)> {
     let mut head = [0u8; 2];
     let got = read_up_to(&mut reader, &mut head).map_err(|source| DataError::ReadFailed {
         file: file.to_owned(),
@@ -41,9 +49,12 @@ pub fn maybe_gunzip<'a, R: Read + 'a>(mut reader: R, file: &str) -> Result<Box<d
     })?;
     let rejoined = Cursor::new(head[..got].to_vec()).chain(reader);
     if head[..got] == GZIP_MAGIC {
-        Ok(Box::new(BufReader::new(MultiGzDecoder::new(rejoined))))
+        Ok((
+            Box::new(BufReader::new(MultiGzDecoder::new(rejoined))),
+            true,
+        ))
     } else {
-        Ok(Box::new(BufReader::new(rejoined)))
+        Ok((Box::new(BufReader::new(rejoined)), false))
     }
 }
 

@@ -6,9 +6,10 @@ use std::path::Path;
 use tapegrad_tape::{Float, Tensor};
 
 use crate::dataset::Dataset;
-use crate::error::{DataError, Position, Result, STREAM};
+use crate::error::{DataError, Position, Result, STREAM, excerpt};
 use crate::gzip::{maybe_gunzip, open};
 use crate::labels::LabelMap;
+use crate::limit::DEFAULT_MAX_BYTES;
 
 /// A LIBSVM file read as a classification dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +47,18 @@ pub struct Libsvm<T: Float = f32> {
 /// label) is an error here; `qid:<n>` is checked to be an integer and then
 /// ignored; NaN and infinite labels or values are rejected.
 ///
+/// The features come out dense, `rows × F` elements for a file that may store
+/// a few of them: a 15-byte line `1 1000000000:1` asks for 4 GB of `f32`. So
+/// the reader keeps a budget, [`LibsvmReader::max_bytes`] (default
+/// [`DEFAULT_MAX_BYTES`], 1 GiB): after each line, and every 1024 values
+/// within one, the dense matrix the lines so far describe
+/// (`rows × F × size_of::<T>()`) plus the sparse rows it holds while parsing
+/// (16 bytes per value and per row) must fit in it, and one line of text may
+/// not be longer than it; the first line that crosses the budget is refused
+/// with [`DataError::OverLimit`], before the matrix is allocated. A gzipped
+/// file is inflated line by line under the same budget. The reader's peak
+/// memory is thus about the budget plus one line of text.
+///
 /// ```
 /// use tapegrad_data::LibsvmReader;
 /// let text = "+1 1:0.5 3:-1 # a comment\n\n-1 2:2\n";
@@ -64,17 +77,43 @@ pub struct Libsvm<T: Float = f32> {
 /// assert_eq!(test.dataset.features().shape(), &[1, 5]);
 /// assert_eq!(test.dataset.num_classes(), 2);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LibsvmReader {
     num_features: Option<usize>,
     label_map: Option<LabelMap>,
+    max_bytes: u64,
+}
+
+impl Default for LibsvmReader {
+    fn default() -> Self {
+        Self {
+            num_features: None,
+            label_map: None,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 impl LibsvmReader {
     /// Infers the feature count (the largest index) and the label map (the
-    /// sorted distinct labels).
+    /// sorted distinct labels); the memory budget is [`DEFAULT_MAX_BYTES`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the memory budget: the most bytes the dense features and the
+    /// parsed rows may take, and the longest a line may be.
+    ///
+    /// ```
+    /// use tapegrad_data::{DataError, LibsvmReader};
+    /// let text = "1 1:1\n1 300:1\n";
+    /// let err = LibsvmReader::new().max_bytes(1000).read::<f32, _>(text.as_bytes()).unwrap_err();
+    /// // 2 rows × 300 features × 4 bytes, + 16 for each of 2 values and 2 rows
+    /// assert!(matches!(err, DataError::OverLimit { needed: 2464, limit: 1000, .. }));
+    /// assert!(LibsvmReader::new().max_bytes(4000).read::<f32, _>(text.as_bytes()).is_ok());
+    /// ```
+    pub fn max_bytes(self, max_bytes: u64) -> Self {
+        Self { max_bytes, ..self }
     }
 
     /// Fixes the feature count F: an index above it is an error, and every
@@ -119,7 +158,10 @@ impl LibsvmReader {
         loop {
             buf.clear();
             line += 1;
-            let read = input.read_until(b'\n', &mut buf);
+            // One byte past the budget tells a line that is too long.
+            let read = input
+                .take(self.max_bytes.saturating_add(1))
+                .read_until(b'\n', &mut buf);
             if read.map_err(|source| DataError::ReadFailed {
                 file: file.to_owned(),
                 position: Position::Line(line),
@@ -127,6 +169,14 @@ impl LibsvmReader {
             })? == 0
             {
                 return Ok(sparse);
+            }
+            if buf.len() as u64 > self.max_bytes {
+                return Err(self.over_limit(
+                    file,
+                    line,
+                    "the text of one line".into(),
+                    buf.len() as u128,
+                ));
             }
             let text = std::str::from_utf8(&buf).map_err(|e| DataError::BadLine {
                 file: file.to_owned(),
@@ -139,8 +189,20 @@ impl LibsvmReader {
                 reader: self,
                 fits: |x| T::from_f64(x).is_finite(),
                 element_type: T::NAME,
+                element_size: std::mem::size_of::<T>(),
             };
             parser.parse(text, &mut sparse)?;
+        }
+    }
+
+    fn over_limit(&self, file: &str, line: usize, what: String, needed: u128) -> DataError {
+        DataError::OverLimit {
+            file: file.to_owned(),
+            position: Position::Line(line),
+            what,
+            needed,
+            limit: self.max_bytes,
+            raise: "LibsvmReader::max_bytes",
         }
     }
 
@@ -200,7 +262,11 @@ struct LineParser<'a> {
     /// Whether a finite `f64` stays finite in the element type.
     fits: fn(f64) -> bool,
     element_type: &'static str,
+    element_size: usize,
 }
+
+/// How many items of one line are parsed between two checks of the budget.
+const ITEMS_PER_CHECK: usize = 1024;
 
 impl LineParser<'_> {
     fn parse(&mut self, text: &str, sparse: &mut Sparse) -> Result<()> {
@@ -214,23 +280,47 @@ impl LineParser<'_> {
             self.qid(qid)?;
         }
         let mut previous = 0;
-        for item in items {
+        for (k, item) in items.enumerate() {
             let (index, value) = self.feature(item, previous)?;
             sparse.columns.push(index - 1);
             sparse.values.push(value);
             previous = index;
+            if (k + 1) % ITEMS_PER_CHECK == 0 {
+                let rows = sparse.targets.len() + 1;
+                self.check_budget(sparse, rows, sparse.max_index.max(previous))?;
+            }
         }
         sparse.max_index = sparse.max_index.max(previous);
         sparse.targets.push(target);
         sparse.row_ends.push(sparse.columns.len());
-        Ok(())
+        self.check_budget(sparse, sparse.targets.len(), sparse.max_index)
+    }
+
+    /// Whether `rows` rows as wide as `max_index` (or the given feature
+    /// count) fit the budget: their dense matrix, plus the sparse rows held
+    /// until it is built.
+    fn check_budget(&self, sparse: &Sparse, rows: usize, max_index: usize) -> Result<()> {
+        let rows = rows as u128;
+        let width = self.reader.num_features.unwrap_or(max_index) as u128;
+        let dense = rows * width * self.element_size as u128;
+        let held = 16 * (rows + sparse.values.len() as u128);
+        if dense + held <= u128::from(self.reader.max_bytes) {
+            return Ok(());
+        }
+        let what = format!(
+            "a dense {rows} × {width} {} matrix and the parsed values",
+            self.element_type
+        );
+        Err(self
+            .reader
+            .over_limit(self.file, self.line, what, dense + held))
     }
 
     fn label(&self, token: &str) -> Result<f64> {
         let bad = |reason: String| DataError::BadLabel {
             file: self.file.to_owned(),
             line: self.line,
-            token: token.to_owned(),
+            token: excerpt(token),
             reason,
         };
         if token.contains(',') {
@@ -249,8 +339,9 @@ impl LineParser<'_> {
         }
         match &self.reader.label_map {
             Some(map) if map.class_of(value).is_none() => Err(bad(format!(
-                "not one of the label map's values {:?}",
-                map.values()
+                "not one of the label map's {} values {}",
+                map.len(),
+                excerpt(&format!("{:?}", map.values()))
             ))),
             _ => Ok(value),
         }
@@ -296,7 +387,7 @@ impl LineParser<'_> {
         DataError::BadFeature {
             file: self.file.to_owned(),
             line: self.line,
-            token: token.to_owned(),
+            token: excerpt(token),
             reason,
         }
     }

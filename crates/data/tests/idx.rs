@@ -2,7 +2,7 @@
 
 mod common;
 
-use tapegrad_data::{DataError, Dataset, IdxArray, IdxData, IdxDtype, Position};
+use tapegrad_data::{DataError, Dataset, IdxArray, IdxData, IdxDtype, IdxReader, Position};
 
 fn u8_array(dims: &[usize]) -> IdxArray {
     let n = dims.iter().product();
@@ -193,7 +193,23 @@ fn a_header_claiming_a_huge_array_fails_without_allocating_it() {
     );
     bytes[3] = 1;
     bytes.truncate(8 + 64);
+    // 8 × (2³² − 1) bytes: over the default limit, refused from the header.
     let err = IdxArray::read(&bytes[..]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::OverLimit {
+                needed: 34_359_738_360,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // With the limit lifted, the input runs out long before the claim.
+    let err = IdxReader::new()
+        .max_bytes(u64::MAX)
+        .read(&bytes[..])
+        .unwrap_err();
     assert!(
         matches!(err, DataError::Truncated { offset: 72, .. }),
         "{err}"

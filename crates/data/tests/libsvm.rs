@@ -321,5 +321,11 @@ fn given_feature_count_and_label_map_are_enforced() {
 fn a_huge_index_is_an_error_not_an_abort() {
     let text = format!("1 {}:1\n", usize::MAX);
     let err = read_str(&text).unwrap_err();
+    assert!(matches!(err, DataError::OverLimit { .. }), "{err}");
+    // With no budget, the allocation itself is refused.
+    let err = LibsvmReader::new()
+        .max_bytes(u64::MAX)
+        .read::<f64, _>(format!("1 {}:1\n", 1u64 << 60).as_bytes())
+        .unwrap_err();
     assert!(matches!(err, DataError::TooLarge { .. }), "{err}");
 }

@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fs;
-use std::io::Write;
+use std::fs::{self, File};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
+use safetensors::tensor::{Dtype, Metadata, TensorInfo, View};
 use tapegrad_tape::{Float, Tensor, Var};
 
 use crate::error::{LoadProblem, NnError, Result};
@@ -56,11 +56,15 @@ where
 /// Reads a safetensors file written by this crate or by PyTorch into the
 /// parameters of `module`, matched by dotted name.
 ///
-/// Every name, dtype and shape is checked before anything is written: a file
-/// that does not match gives [`NnError::StateMismatch`] listing all the missing
-/// names, unexpected names, wrong shapes and wrong dtypes at once, and leaves
-/// the module unchanged. A file cut short gives [`NnError::TruncatedFile`]; one
-/// that is not valid safetensors, [`NnError::CorruptFile`].
+/// Only the header is read first, and every name, dtype and shape is checked
+/// before any tensor data is read or anything is written: a file that does not
+/// match gives [`NnError::StateMismatch`] listing all the missing names,
+/// unexpected names, wrong shapes and wrong dtypes at once, and leaves the
+/// module unchanged. So the data read is never more than the module's own
+/// parameters, whatever the header claims. A file cut short gives
+/// [`NnError::TruncatedFile`]; one that is not valid safetensors,
+/// [`NnError::CorruptFile`]. Text the errors quote from the file (a name, a
+/// JSON token) is cut at 64 characters, marked with `…`.
 ///
 /// ```
 /// use rand::{SeedableRng, rngs::StdRng};
@@ -79,43 +83,25 @@ where
     M: Module<T> + ?Sized,
 {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| NnError::Io {
+    let io_error = |source| NnError::Io {
         op: "load_safetensors",
         path: path.to_path_buf(),
         source,
-    })?;
-    let file = parse(&bytes, path)?;
+    };
+    let mut file = File::open(path).map_err(io_error)?;
+    let len = file.metadata().map_err(io_error)?.len();
+    let header = read_header(&mut file, len, path)?;
     let params = module.named_parameters();
-    let mut problems = Vec::new();
+    check_parameters::<T>(&header, &params, path)?;
+    let data = read_data(&mut file, header.data_len(), path)?;
     let mut values = Vec::with_capacity(params.len());
-    for (name, param) in &params {
-        match file.tensor(name) {
-            Ok(view) => match decode::<T>(name, param, &view) {
-                Ok(value) => values.push((param, value)),
-                Err(mut found) => problems.append(&mut found),
-            },
-            Err(_) => problems.push(LoadProblem::Missing { name: name.clone() }),
-        }
+    for (name, _) in &params {
+        let info = header
+            .info(name)
+            .expect("every parameter was found in the header");
+        values.push(decode::<T>(&data, info)?);
     }
-    let known: HashSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
-    let mut unexpected: Vec<&str> = file
-        .names()
-        .into_iter()
-        .filter(|n| !known.contains(n))
-        .collect();
-    unexpected.sort_unstable();
-    problems.extend(
-        unexpected
-            .into_iter()
-            .map(|name| LoadProblem::Unexpected { name: name.into() }),
-    );
-    if !problems.is_empty() {
-        return Err(NnError::StateMismatch {
-            path: path.to_path_buf(),
-            problems,
-        });
-    }
-    for (param, value) in values {
+    for ((_, param), value) in params.iter().zip(values) {
         param.set_value(value)?;
     }
     Ok(())
@@ -192,33 +178,65 @@ where
     Ok(out)
 }
 
-/// The file's tensor as a `Tensor<T>`, or the problems that prevent it.
-fn decode<T: Float>(
-    name: &str,
-    param: &Var<T>,
-    view: &safetensors::tensor::TensorView<'_>,
-) -> std::result::Result<Tensor<T>, Vec<LoadProblem>> {
+/// Every way the header disagrees with the parameters: missing names, wrong
+/// dtypes and shapes in the module's order, then the unexpected names sorted.
+fn check_parameters<T: Float>(
+    header: &Metadata,
+    params: &[(String, Var<T>)],
+    path: &Path,
+) -> Result<()> {
     let mut problems = Vec::new();
-    if view.dtype() != dtype_of::<T>() {
+    for (name, param) in params {
+        match header.info(name) {
+            Some(info) => problems.extend(mismatches::<T>(name, param, info)),
+            None => problems.push(LoadProblem::Missing { name: name.clone() }),
+        }
+    }
+    let known: HashSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    let mut unexpected: Vec<String> = header
+        .tensors()
+        .into_keys()
+        .filter(|n| !known.contains(n.as_str()))
+        .collect();
+    unexpected.sort_unstable();
+    problems.extend(unexpected.into_iter().map(|name| LoadProblem::Unexpected {
+        name: excerpt(&name, QUOTE_CHARS),
+    }));
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(NnError::StateMismatch {
+        path: path.to_path_buf(),
+        problems,
+    })
+}
+
+/// The dtype and shape problems of one tensor of the file.
+fn mismatches<T: Float>(name: &str, param: &Var<T>, info: &TensorInfo) -> Vec<LoadProblem> {
+    let mut problems = Vec::new();
+    if info.dtype != dtype_of::<T>() {
         problems.push(LoadProblem::WrongDtype {
             name: name.into(),
             expected: dtype_of::<T>().to_string(),
-            found: view.dtype().to_string(),
+            found: info.dtype.to_string(),
         });
     }
-    if view.shape() != param.shape() {
+    if info.shape != param.shape() {
         problems.push(LoadProblem::WrongShape {
             name: name.into(),
             expected: param.shape().to_vec(),
-            found: view.shape().to_vec(),
+            found: info.shape.clone(),
         });
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+    problems
+}
+
+/// A tensor's little-endian bytes, at `info`'s offsets in `data`, as a `Tensor<T>`
+/// (its dtype and shape already checked against the parameter's).
+fn decode<T: Float>(data: &[u8], info: &TensorInfo) -> Result<Tensor<T>> {
+    let (start, end) = info.data_offsets;
     let width = std::mem::size_of::<T>();
-    let values: Vec<T> = view
-        .data()
+    let values: Vec<T> = data[start..end]
         .chunks_exact(width)
         .map(|b| {
             if width == 4 {
@@ -228,18 +246,13 @@ fn decode<T: Float>(
             }
         })
         .collect();
-    Tensor::from_vec(values, view.shape()).map_err(|_| {
-        vec![LoadProblem::WrongShape {
-            name: name.into(),
-            expected: param.shape().to_vec(),
-            found: view.shape().to_vec(),
-        }]
-    })
+    Ok(Tensor::from_vec(values, &info.shape)?)
 }
 
-/// Parses the file, telling a file cut short (header or data missing at the end)
-/// from one that is malformed.
-fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
+/// Reads the length and the JSON header of a file of `len` bytes and checks that
+/// the data it announces is exactly what follows, telling a file cut short from
+/// one that is malformed. Leaves `file` at the start of the data.
+fn read_header(file: &mut File, len: u64, path: &Path) -> Result<Metadata> {
     let truncated = |reason: String| NnError::TruncatedFile {
         path: path.to_path_buf(),
         reason,
@@ -248,14 +261,15 @@ fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
         path: path.to_path_buf(),
         reason,
     };
-    let Some(length_bytes) = bytes.get(..8) else {
+    if len < 8 {
         return Err(truncated(format!(
-            "{} bytes, fewer than the 8 of the header length",
-            bytes.len()
+            "{len} bytes, fewer than the 8 of the header length"
         )));
-    };
-    let header_len = u64::from_le_bytes(length_bytes.try_into().expect("8 bytes"));
-    let after_length = (bytes.len() - 8) as u64;
+    }
+    let mut length_bytes = [0u8; 8];
+    read_exact(file, &mut length_bytes, path)?;
+    let header_len = u64::from_le_bytes(length_bytes);
+    let after_length = len - 8;
     if header_len > MAX_HEADER_BYTES {
         return Err(corrupt(format!(
             "header length {header_len} exceeds the format's limit of {MAX_HEADER_BYTES} bytes"
@@ -266,33 +280,103 @@ fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
             "the header is {header_len} bytes but only {after_length} follow the length"
         )));
     }
-    SafeTensors::deserialize(bytes).map_err(|e| match e {
-        SafeTensorError::MetadataIncompleteBuffer => {
-            let header = &bytes[8..8 + header_len as usize];
-            let available = after_length - header_len;
-            match declared_data_len(header) {
-                Some(declared) if declared > available => truncated(format!(
-                    "the header announces {declared} bytes of tensor data but {available} follow it"
-                )),
-                Some(declared) => corrupt(format!(
-                    "{} bytes follow the last tensor's data",
-                    available - declared
-                )),
-                None => corrupt(e.to_string()),
-            }
-        }
-        other => corrupt(other.to_string()),
+    let mut json = vec![0u8; header_len as usize];
+    read_exact(file, &mut json, path)?;
+    let header: Metadata = serde_json::from_slice(&json)
+        .map_err(|e| corrupt(shorten(&format!("invalid header: {e}"))))?;
+    let available = after_length - header_len;
+    let declared = header.data_len() as u64;
+    if declared > available {
+        return Err(truncated(format!(
+            "the header announces {declared} bytes of tensor data but {available} follow it"
+        )));
+    }
+    if declared < available {
+        return Err(corrupt(format!(
+            "{} bytes follow the last tensor's data",
+            available - declared
+        )));
+    }
+    Ok(header)
+}
+
+/// The `n` bytes of tensor data that follow the header.
+fn read_data(file: &mut File, n: usize, path: &Path) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    data.try_reserve_exact(n)
+        .map_err(|_| NnError::CorruptFile {
+            path: path.to_path_buf(),
+            reason: format!("{n} bytes of tensor data cannot be allocated"),
+        })?;
+    file.take(n as u64)
+        .read_to_end(&mut data)
+        .map_err(|source| NnError::Io {
+            op: "load_safetensors",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if data.len() < n {
+        return Err(NnError::TruncatedFile {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the file ended {} bytes into its {n} of tensor data",
+                data.len()
+            ),
+        });
+    }
+    Ok(data)
+}
+
+/// Fills `buf` from `file`, a file that was long enough when its length was read.
+fn read_exact(file: &mut File, buf: &mut [u8], path: &Path) -> Result<()> {
+    file.read_exact(buf).map_err(|source| NnError::Io {
+        op: "load_safetensors",
+        path: path.to_path_buf(),
+        source,
     })
 }
 
-/// The end of the last tensor's byte range announced by a header.
-fn declared_data_len(header: &[u8]) -> Option<u64> {
-    let json: serde_json::Value = serde_json::from_slice(header).ok()?;
-    json.as_object()?
-        .iter()
-        .filter(|(name, _)| name.as_str() != "__metadata__")
-        .map(|(_, info)| info.get("data_offsets")?.get(1)?.as_u64())
-        .try_fold(0u64, |end, e| Some(end.max(e?)))
+/// The most characters of file content an error quotes; longer text ends in `…`.
+const QUOTE_CHARS: usize = 64;
+
+/// The most characters of a message from the JSON parser an error carries.
+const MESSAGE_CHARS: usize = 256;
+
+/// `text` cut to `max` characters, with `…` when something was cut.
+fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// A parser's message with every stretch between backticks or double quotes
+/// (a token copied from the file) cut to [`QUOTE_CHARS`] characters, and the
+/// whole to [`MESSAGE_CHARS`].
+fn shorten(message: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<(char, usize)> = None;
+    for c in message.chars() {
+        quote = match quote {
+            Some((delimiter, _)) if c == delimiter => {
+                out.push(c);
+                None
+            }
+            Some((delimiter, n)) => {
+                if n < QUOTE_CHARS {
+                    out.push(c);
+                } else if n == QUOTE_CHARS {
+                    out.push('…');
+                }
+                Some((delimiter, n + 1))
+            }
+            None => {
+                out.push(c);
+                matches!(c, '`' | '"').then_some((c, 0))
+            }
+        };
+    }
+    excerpt(&out, MESSAGE_CHARS)
 }
 
 /// Writes to a fresh temporary file next to `path`, syncs it, then renames it

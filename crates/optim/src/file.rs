@@ -28,6 +28,22 @@ use crate::state::{GroupDict, ParamState, StateDict};
 const MAGIC: &[u8; 8] = b"TGOPTIM\x01";
 const HEADER: usize = 24;
 
+/// The longest name (optimizer, dtype, option, buffer) the reader accepts:
+/// they are identifiers chosen by code (`"Adam"`, `"exp_avg_sq"`), and a longer
+/// one would only be copied into the error that refuses it.
+const MAX_NAME_BYTES: usize = 256;
+
+/// The most characters of a name an error of the reader quotes.
+const QUOTE_CHARS: usize = 64;
+
+/// `text` cut to [`QUOTE_CHARS`] characters, with `…` when something was cut.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -145,6 +161,11 @@ impl<'a> Reader<'a> {
     }
     fn str(&mut self, what: &str) -> std::result::Result<String, String> {
         let n = self.u32(what)?;
+        if n > MAX_NAME_BYTES {
+            return Err(format!(
+                "{what} is {n} bytes long, more than the {MAX_NAME_BYTES} a name may have"
+            ));
+        }
         let b = self.take(n, what)?;
         String::from_utf8(b.to_vec()).map_err(|_| format!("{what} is not valid UTF-8"))
     }
@@ -299,7 +320,7 @@ fn decode_slot<T: Float>(r: &mut Reader<'_>) -> std::result::Result<Option<Param
     let mut buffers = Vec::new();
     for _ in 0..n_buffers {
         let name = r.str("buffer name")?;
-        let data = r.elements(&format!("buffer {name}"))?;
+        let data = r.elements(&format!("buffer {}", excerpt(&name)))?;
         buffers.push((name, data));
     }
     Ok(Some(ParamState { step, buffers }))

@@ -7,6 +7,8 @@
 mod read;
 mod write;
 
+pub use read::IdxReader;
+
 use tapegrad_tape::{Float, Tensor};
 
 use crate::error::{DataError, Result, STREAM};

@@ -1,0 +1,15 @@
+//! An optimizer state file restored with `Optimizer::load`.
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+#[path = "../entries/optim_state.rs"]
+mod entry;
+
+/// The file each input is written to, one per fuzzing process.
+static SCRATCH: LazyLock<PathBuf> = LazyLock::new(|| {
+    std::env::temp_dir().join(format!("tapegrad-fuzz-optim-{}.bin", std::process::id()))
+});
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| entry::run(data, &SCRATCH));
