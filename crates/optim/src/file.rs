@@ -33,6 +33,12 @@ const HEADER: usize = 24;
 /// one would only be copied into the error that refuses it.
 const MAX_NAME_BYTES: usize = 256;
 
+/// The largest step count the reader accepts, 2⁵³: more steps than any run
+/// takes (a billion a second for 285 years), the last integer `f64` counts
+/// exactly, and far enough from `u64::MAX` that the optimizers' `step += 1`
+/// never overflows.
+const MAX_STEP: u64 = 1 << 53;
+
 /// The most characters of a name an error of the reader quotes.
 const QUOTE_CHARS: usize = 64;
 
@@ -316,6 +322,11 @@ fn decode_slot<T: Float>(r: &mut Reader<'_>) -> std::result::Result<Option<Param
         other => return Err(format!("state flag is {other}, expected 0 or 1")),
     }
     let step = r.u64("step")?;
+    if step > MAX_STEP {
+        return Err(format!(
+            "step count {step} is more than the {MAX_STEP} any run can take"
+        ));
+    }
     let n_buffers = r.u32("buffer count")?;
     let mut buffers = Vec::new();
     for _ in 0..n_buffers {
