@@ -297,8 +297,8 @@ fn decode_payload<T: Float>(r: &mut Reader<'_>) -> Nested<StateDict<T>> {
 }
 
 fn decode_group(r: &mut Reader<'_>) -> std::result::Result<GroupDict, String> {
-    let lr = r.f64("group lr")?;
-    let weight_decay = r.f64("group weight_decay")?;
+    let lr = non_negative(r, "group lr")?;
+    let weight_decay = non_negative(r, "group weight_decay")?;
     let n_params = r.u32("parameter count")?;
     let mut shapes = Vec::new();
     for _ in 0..n_params {
@@ -313,6 +313,18 @@ fn decode_group(r: &mut Reader<'_>) -> std::result::Result<GroupDict, String> {
         weight_decay,
         shapes,
     })
+}
+
+/// An `f64` that must be finite and ≥ 0, as the constructors require of a
+/// learning rate or a weight decay: a NaN or negative one would poison every
+/// step after the load.
+fn non_negative(r: &mut Reader<'_>, what: &str) -> std::result::Result<f64, String> {
+    let value = r.f64(what)?;
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("{what} is {value}, not a finite number >= 0"))
+    }
 }
 
 fn decode_slot<T: Float>(r: &mut Reader<'_>) -> std::result::Result<Option<ParamState<T>>, String> {

@@ -174,6 +174,22 @@ fn a_step_count_no_run_can_reach_is_refused() {
 }
 
 #[test]
+fn a_learning_rate_the_constructors_would_refuse_is_refused() {
+    for (lr, decay, message) in [
+        (f64::NAN, 0.0, "group lr is NaN, not a finite number >= 0"),
+        (-1e-3, 0.0, "group lr is -0.001, not a finite number >= 0"),
+        (
+            1e-3,
+            f64::INFINITY,
+            "group weight_decay is inf, not a finite number >= 0",
+        ),
+    ] {
+        let payload = Payload::adam_start().u32(1).f64(lr).f64(decay);
+        assert_eq!(refusal("bad-lr", payload), message);
+    }
+}
+
+#[test]
 fn huge_counts_end_at_the_end_of_the_payload() {
     for (what, payload) in [
         (
