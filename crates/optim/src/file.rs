@@ -33,6 +33,12 @@ const HEADER: usize = 24;
 /// one would only be copied into the error that refuses it.
 const MAX_NAME_BYTES: usize = 256;
 
+/// The largest step count the reader accepts, 2⁵³: more steps than any run
+/// takes (a billion a second for 285 years), the last integer `f64` counts
+/// exactly, and far enough from `u64::MAX` that the optimizers' `step += 1`
+/// never overflows.
+const MAX_STEP: u64 = 1 << 53;
+
 /// The most characters of a name an error of the reader quotes.
 const QUOTE_CHARS: usize = 64;
 
@@ -291,8 +297,8 @@ fn decode_payload<T: Float>(r: &mut Reader<'_>) -> Nested<StateDict<T>> {
 }
 
 fn decode_group(r: &mut Reader<'_>) -> std::result::Result<GroupDict, String> {
-    let lr = r.f64("group lr")?;
-    let weight_decay = r.f64("group weight_decay")?;
+    let lr = non_negative(r, "group lr")?;
+    let weight_decay = non_negative(r, "group weight_decay")?;
     let n_params = r.u32("parameter count")?;
     let mut shapes = Vec::new();
     for _ in 0..n_params {
@@ -309,6 +315,18 @@ fn decode_group(r: &mut Reader<'_>) -> std::result::Result<GroupDict, String> {
     })
 }
 
+/// An `f64` that must be finite and ≥ 0, as the constructors require of a
+/// learning rate or a weight decay: a NaN or negative one would poison every
+/// step after the load.
+fn non_negative(r: &mut Reader<'_>, what: &str) -> std::result::Result<f64, String> {
+    let value = r.f64(what)?;
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("{what} is {value}, not a finite number >= 0"))
+    }
+}
+
 fn decode_slot<T: Float>(r: &mut Reader<'_>) -> std::result::Result<Option<ParamState<T>>, String> {
     match r.u8("state flag")? {
         0 => return Ok(None),
@@ -316,6 +334,11 @@ fn decode_slot<T: Float>(r: &mut Reader<'_>) -> std::result::Result<Option<Param
         other => return Err(format!("state flag is {other}, expected 0 or 1")),
     }
     let step = r.u64("step")?;
+    if step > MAX_STEP {
+        return Err(format!(
+            "step count {step} is more than the {MAX_STEP} any run can take"
+        ));
+    }
     let n_buffers = r.u32("buffer count")?;
     let mut buffers = Vec::new();
     for _ in 0..n_buffers {

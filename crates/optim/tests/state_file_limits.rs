@@ -130,6 +130,65 @@ fn a_buffer_length_beyond_the_payload_is_refused_before_allocating() {
     );
 }
 
+/// Adam's payload for one [2] parameter whose state has step count `step`.
+fn adam_with_step(step: u64) -> Payload {
+    Payload::adam_start()
+        .u32(1)
+        .f64(1e-3)
+        .f64(0.0)
+        .u32(1)
+        .u32(1)
+        .u64(2)
+        .u8(1)
+        .u64(step)
+        .u32(2)
+        .str("exp_avg")
+        .u64(2)
+        .f64(0.1)
+        .f64(0.1)
+        .str("exp_avg_sq")
+        .u64(2)
+        .f64(0.01)
+        .f64(0.01)
+}
+
+/// Found by the `optim_state` fuzz target: a step count of `u64::MAX` loaded,
+/// and the next step's `step += 1` overflowed.
+#[test]
+fn a_step_count_no_run_can_reach_is_refused() {
+    let reason = refusal("huge-step", adam_with_step(u64::MAX));
+    assert_eq!(
+        reason,
+        "step count 18446744073709551615 is more than the 9007199254740992 any run can take"
+    );
+    let file = StateFile::new("large-step", &adam_with_step(1 << 53));
+    let w = param();
+    let mut adam = Adam::new(vec![w.clone()], AdamConfig::default()).unwrap();
+    adam.load(&file.0).unwrap();
+    w.set_grad(Some(Tensor::ones(&[2])));
+    adam.step().unwrap();
+    assert_eq!(
+        adam.state_dict().state[0][0].as_ref().unwrap().step,
+        (1 << 53) + 1
+    );
+}
+
+#[test]
+fn a_learning_rate_the_constructors_would_refuse_is_refused() {
+    for (lr, decay, message) in [
+        (f64::NAN, 0.0, "group lr is NaN, not a finite number >= 0"),
+        (-1e-3, 0.0, "group lr is -0.001, not a finite number >= 0"),
+        (
+            1e-3,
+            f64::INFINITY,
+            "group weight_decay is inf, not a finite number >= 0",
+        ),
+    ] {
+        let payload = Payload::adam_start().u32(1).f64(lr).f64(decay);
+        assert_eq!(refusal("bad-lr", payload), message);
+    }
+}
+
 #[test]
 fn huge_counts_end_at_the_end_of_the_payload() {
     for (what, payload) in [
