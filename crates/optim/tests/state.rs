@@ -77,17 +77,15 @@ struct Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        // The per-process parent goes with the last test (it fails while not empty).
-        if let Some(parent) = self.dir.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
     }
 }
 
+/// Each directory sits directly in the temporary directory: a shared parent
+/// removed by one test's drop while another creates its directory in it made
+/// `create_dir_all` fail now and then.
 fn temp_file(name: &str) -> Scratch {
-    let dir = std::env::temp_dir()
-        .join(format!("tapegrad-optim-test-{}", std::process::id()))
-        .join(name);
+    let dir =
+        std::env::temp_dir().join(format!("tapegrad-optim-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     Scratch {
         path: dir.join(name),
