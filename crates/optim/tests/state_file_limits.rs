@@ -153,7 +153,8 @@ fn adam_with_step(step: u64) -> Payload {
 }
 
 /// Found by the `optim_state` fuzz target: a step count of `u64::MAX` loaded,
-/// and the next step's `step += 1` overflowed.
+/// and the next step's `step += 1` overflowed. The reader refuses counts above
+/// 2⁵³; at 2⁵³ itself the file loads and the next step is refused.
 #[test]
 fn a_step_count_no_run_can_reach_is_refused() {
     let reason = refusal("huge-step", adam_with_step(u64::MAX));
@@ -166,10 +167,20 @@ fn a_step_count_no_run_can_reach_is_refused() {
     let mut adam = Adam::new(vec![w.clone()], AdamConfig::default()).unwrap();
     adam.load(&file.0).unwrap();
     w.set_grad(Some(Tensor::ones(&[2])));
-    adam.step().unwrap();
+    let before = w.value();
+    let err = adam.step().unwrap_err();
+    assert!(
+        matches!(err, tapegrad_optim::OptimError::CounterLimit { limit, .. } if limit == 1 << 53),
+        "{err}"
+    );
     assert_eq!(
         adam.state_dict().state[0][0].as_ref().unwrap().step,
-        (1 << 53) + 1
+        1 << 53
+    );
+    assert_eq!(
+        w.value().data(),
+        before.data(),
+        "a refused step changes nothing"
     );
 }
 
