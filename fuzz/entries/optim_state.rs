@@ -15,8 +15,8 @@
 use std::path::Path;
 
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, ParamGroup, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Optimizer, ParamGroup, RmsProp, RmsPropConfig,
+    Sgd, SgdConfig,
 };
 use tapegrad_tape::{Float, Tensor, Var};
 
@@ -81,7 +81,7 @@ pub fn optimizer<T: Float>(kind: u8, params: &[Var<T>]) -> Box<dyn Optimizer<T>>
             },
         )
         .map(|o| Box::new(o) as _),
-        4 => AdamW::with_groups(groups, AdamWConfig::default()).map(|o| Box::new(o) as _),
+        4 => AdamW::with_groups(groups, AdamConfig::adamw()).map(|o| Box::new(o) as _),
         _ => Sgd::with_groups(
             groups,
             SgdConfig {

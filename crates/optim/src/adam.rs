@@ -1,67 +1,55 @@
 //! Adam (Kingma and Ba, 2015), as PyTorch's `torch.optim.Adam`.
 
-use tapegrad_tape::{Float, Var};
+use tapegrad_tape::Float;
 
-use crate::core::{Core, SlotState, next_step};
-use crate::error::Result;
-use crate::group::ParamGroup;
-use crate::optimizer::impl_optimizer;
+use crate::declare::config;
 use crate::par::{self, Kernel};
-use crate::state::ParamState;
-use crate::validate;
+use crate::rule::{Optim, Rule, StepData};
 
-/// Options of [`Adam`]; `Default` gives PyTorch's defaults.
-///
-/// | option | symbol | default |
-/// |---|---|---|
-/// | `lr` | ε | 1e-3 |
-/// | `betas` | (ρ₁, ρ₂) | (0.9, 0.999) |
-/// | `eps` | δ | 1e-8 |
-/// | `weight_decay` | 1/C | 0 |
-/// | `amsgrad` | | false |
-/// | `maximize` | | false |
-/// | `bias_correction` | | true |
-/// | `decoupled_weight_decay` | | false |
-///
-/// ```
-/// let cfg = tapegrad_optim::AdamConfig::default();
-/// assert_eq!((cfg.lr, cfg.betas, cfg.eps), (1e-3, (0.9, 0.999), 1e-8));
-/// assert!(cfg.bias_correction && !cfg.amsgrad);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamConfig {
-    /// Learning rate ε (≥ 0).
-    pub lr: f64,
-    /// Decay rates (ρ₁, ρ₂) of the first and second moment estimates, each in [0, 1).
-    pub betas: (f64, f64),
-    /// δ, added to √r̂ (≥ 0).
-    pub eps: f64,
-    /// Weight decay 1/C (≥ 0): the regularization term θ/C added to g (coupled),
-    /// unless `decoupled_weight_decay`.
-    pub weight_decay: f64,
-    /// AMSGrad: divide by the running maximum of r instead of r.
-    pub amsgrad: bool,
-    /// Ascend the objective instead of descending it (g ← −g).
-    pub maximize: bool,
-    /// Divide s and r by (1 − ρ₁ᵗ) and (1 − ρ₂ᵗ). `false` is the lecture's
-    /// variant without the correction (BERT's optimizer).
-    pub bias_correction: bool,
-    /// Decay the weights directly, θ ← θ (1 − ε/C), instead of adding θ/C to g:
-    /// this is [`crate::AdamW`].
-    pub decoupled_weight_decay: bool,
+config! {
+    /// Options of [`Adam`]; `Default` gives PyTorch's defaults, and
+    /// [`AdamConfig::adamw`] those of PyTorch's `AdamW`.
+    ///
+    /// ```
+    /// let cfg = tapegrad_optim::AdamConfig::default();
+    /// assert_eq!((cfg.lr, cfg.betas, cfg.eps), (1e-3, (0.9, 0.999), 1e-8));
+    /// assert!(cfg.bias_correction && !cfg.amsgrad);
+    /// ```
+    pub struct AdamConfig for "Adam" {
+        /// Learning rate ε (≥ 0).
+        group lr: f64 = 1e-3, "ε", non_negative;
+        /// Decay rates (ρ₁, ρ₂) of the first and second moment estimates, each in [0, 1).
+        option betas: (f64, f64) = (0.9, 0.999), "(ρ₁, ρ₂)", unit_half_open;
+        /// δ, added to √r̂ (≥ 0).
+        option eps: f64 = 1e-8, "δ", non_negative;
+        /// Weight decay 1/C (≥ 0): the regularization term θ/C added to g (coupled),
+        /// unless `decoupled_weight_decay`.
+        group weight_decay: f64 = 0.0, "1/C", non_negative;
+        /// AMSGrad: divide by the running maximum of r instead of r.
+        option amsgrad: bool = false, "", any;
+        /// Ascend the objective instead of descending it (g ← −g).
+        option maximize: bool = false, "", any;
+        /// Divide s and r by (1 − ρ₁ᵗ) and (1 − ρ₂ᵗ). `false` is the lecture's
+        /// variant without the correction (BERT's optimizer).
+        option bias_correction: bool = true, "", any;
+        /// Decay the weights directly, θ ← θ (1 − ε/C), instead of adding θ/C to g:
+        /// this is [`crate::AdamW`].
+        option decoupled_weight_decay: bool = false, "", any;
+    }
 }
 
-impl Default for AdamConfig {
-    fn default() -> Self {
+impl AdamConfig {
+    /// PyTorch's `AdamW` defaults: decoupled weight decay 1/C = 1e-2.
+    ///
+    /// ```
+    /// let cfg = tapegrad_optim::AdamConfig::adamw();
+    /// assert_eq!((cfg.weight_decay, cfg.decoupled_weight_decay), (1e-2, true));
+    /// ```
+    pub fn adamw() -> Self {
         Self {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            amsgrad: false,
-            maximize: false,
-            bias_correction: true,
-            decoupled_weight_decay: false,
+            weight_decay: 1e-2,
+            decoupled_weight_decay: true,
+            ..Self::default()
         }
     }
 }
@@ -107,126 +95,54 @@ impl Default for AdamConfig {
 /// let v = w.value();
 /// assert!((v.data()[0] - 0.9).abs() < 1e-8 && (v.data()[1] - 1.1).abs() < 1e-8);
 /// ```
-pub struct Adam<T: Float> {
-    core: Core<T, AdamState<T>>,
-    cfg: AdamConfig,
-}
+pub type Adam<T> = Optim<T, AdamConfig>;
 
-pub(crate) struct AdamState<T> {
-    step: u64,
-    exp_avg: Vec<T>,
-    exp_avg_sq: Vec<T>,
-    max_exp_avg_sq: Option<Vec<T>>,
-}
+/// AdamW (Loshchilov and Hutter, 2019), as PyTorch's `torch.optim.AdamW`: Adam
+/// with decoupled weight decay, configured by [`AdamConfig::adamw`].
+///
+/// ```
+/// use tapegrad_optim::{AdamConfig, AdamW, Optimizer};
+/// use tapegrad_tape::{Tensor, Var};
+/// let w = Var::parameter(Tensor::<f64>::ones(&[2]));
+/// let opt = AdamW::new(vec![w], AdamConfig { lr: 0.01, ..AdamConfig::adamw() }).unwrap();
+/// assert_eq!((opt.name(), opt.groups()[0].weight_decay), ("AdamW", 1e-2));
+/// ```
+pub type AdamW<T> = Optim<T, AdamConfig>;
 
-impl<T: Float> SlotState<T> for AdamState<T> {
-    type Config = AdamConfig;
-    const COUNTS_STEPS: bool = true;
-    fn step(&self) -> u64 {
-        self.step
-    }
-    fn save(&self) -> ParamState<T> {
-        let mut buffers = vec![
-            ("exp_avg".to_string(), self.exp_avg.clone()),
-            ("exp_avg_sq".to_string(), self.exp_avg_sq.clone()),
-        ];
-        if let Some(m) = &self.max_exp_avg_sq {
-            buffers.push(("max_exp_avg_sq".into(), m.clone()));
-        }
-        ParamState {
-            step: self.step,
-            buffers,
+impl Rule for AdamConfig {
+    fn name(&self) -> &'static str {
+        if self.decoupled_weight_decay {
+            "AdamW"
+        } else {
+            "Adam"
         }
     }
-    fn restore(
-        saved: &ParamState<T>,
-        numel: usize,
-        cfg: &AdamConfig,
-    ) -> std::result::Result<Self, String> {
-        saved.only(&["exp_avg", "exp_avg_sq", "max_exp_avg_sq"])?;
-        Ok(Self {
-            step: saved.step,
-            exp_avg: saved.take("exp_avg", numel)?,
-            exp_avg_sq: saved.take("exp_avg_sq", numel)?,
-            max_exp_avg_sq: saved.take_if("max_exp_avg_sq", cfg.amsgrad, numel)?,
-        })
+
+    const BUFFERS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+
+    fn keeps(&self, index: usize) -> bool {
+        index < 2 || self.amsgrad
+    }
+
+    fn update<T: Float>(&self, step: StepData<'_, T>) {
+        let k = AdamKernel::new(self, step.lr, step.weight_decay, step.t);
+        let coupled = step.weight_decay != 0.0 && !self.decoupled_weight_decay;
+        let [s, r, r_max] = step.state else {
+            unreachable!("Adam's state has three buffers")
+        };
+        let r_max = self.amsgrad.then_some(r_max.as_mut_slice());
+        k.dispatch(
+            coupled,
+            (
+                step.param,
+                step.grad,
+                s.as_mut_slice(),
+                r.as_mut_slice(),
+                r_max,
+            ),
+        );
     }
 }
-
-impl<T: Float> Adam<T> {
-    /// Adam over `params`, refusing invalid options.
-    pub fn new(params: Vec<Var<T>>, cfg: AdamConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params)], cfg)
-    }
-
-    /// Adam over parameter groups, each with optional lr and weight-decay overrides.
-    pub fn with_groups(groups: Vec<ParamGroup<T>>, cfg: AdamConfig) -> Result<Self> {
-        Self::build("Adam", groups, cfg)
-    }
-
-    /// Validates under the name the user chose (`"Adam"` or `"AdamW"`).
-    pub(crate) fn build(
-        name: &'static str,
-        groups: Vec<ParamGroup<T>>,
-        cfg: AdamConfig,
-    ) -> Result<Self> {
-        validate::non_negative(name, "lr", cfg.lr)?;
-        validate::unit_half_open(name, "betas.0", cfg.betas.0)?;
-        validate::unit_half_open(name, "betas.1", cfg.betas.1)?;
-        validate::non_negative(name, "eps", cfg.eps)?;
-        validate::non_negative(name, "weight_decay", cfg.weight_decay)?;
-        let core = Core::new(name, groups, cfg.lr, cfg.weight_decay)?;
-        Ok(Self { core, cfg })
-    }
-
-    /// The options given at construction.
-    pub fn config(&self) -> &AdamConfig {
-        &self.cfg
-    }
-
-    pub(crate) fn options(&self) -> Vec<(&'static str, f64)> {
-        let c = &self.cfg;
-        let flag = |b: bool| f64::from(u8::from(b));
-        vec![
-            ("betas.0", c.betas.0),
-            ("betas.1", c.betas.1),
-            ("eps", c.eps),
-            ("amsgrad", flag(c.amsgrad)),
-            ("maximize", flag(c.maximize)),
-            ("bias_correction", flag(c.bias_correction)),
-            ("decoupled_weight_decay", flag(c.decoupled_weight_decay)),
-        ]
-    }
-
-    pub(crate) fn update(&mut self) -> Result<()> {
-        let (cfg, name) = (self.cfg, self.core.name);
-        self.core.for_each_with_grad(|group, param, grad, slot| {
-            let n = param.numel();
-            let state = slot.get_or_insert_with(|| AdamState {
-                step: 0,
-                exp_avg: vec![T::ZERO; n],
-                exp_avg_sq: vec![T::ZERO; n],
-                max_exp_avg_sq: cfg.amsgrad.then(|| vec![T::ZERO; n]),
-            });
-            state.step = next_step(name, param, state.step)?;
-            let k = AdamKernel::new(&cfg, group.lr, group.weight_decay, state.step);
-            let coupled = group.weight_decay != 0.0 && !cfg.decoupled_weight_decay;
-            param.update(|p| {
-                let chunk = (
-                    p,
-                    grad.data(),
-                    state.exp_avg.as_mut_slice(),
-                    state.exp_avg_sq.as_mut_slice(),
-                    state.max_exp_avg_sq.as_deref_mut(),
-                );
-                k.dispatch(coupled, chunk);
-            });
-            Ok(())
-        })
-    }
-}
-
-impl_optimizer!(Adam);
 
 /// The constants of one step, converted once to the parameter's type.
 struct AdamKernel<T> {

@@ -7,42 +7,32 @@ use crate::group::{Group, ParamGroup};
 use crate::state::{GroupDict, MAX_STEP, ParamState, StateDict};
 use crate::validate;
 
-/// Per-parameter state that can be saved and restored.
-pub(crate) trait SlotState<T: Float>: Sized {
-    /// The options that decide which buffers exist.
-    type Config;
-    /// Whether the state counts steps (every optimizer but SGD): its saved step
-    /// must then be in 1..=[`MAX_STEP`], and 0 otherwise.
-    const COUNTS_STEPS: bool;
-    /// The steps taken so far (0 when the state does not count them).
-    fn step(&self) -> u64;
-    /// The state as named buffers.
-    fn save(&self) -> ParamState<T>;
-    /// Rebuilds the state of a parameter with `numel` elements, holding exactly
-    /// the buffers `cfg` uses, or says what is wrong.
-    fn restore(
-        saved: &ParamState<T>,
-        numel: usize,
-        cfg: &Self::Config,
-    ) -> std::result::Result<Self, String>;
+/// The state of one parameter: its step count t (0 for an optimizer that does
+/// not count steps) and one buffer per buffer its optimizer declares, empty
+/// where the configuration keeps none.
+pub(crate) struct Slot<T> {
+    pub(crate) step: u64,
+    pub(crate) buffers: Vec<Vec<T>>,
 }
 
 /// Groups and the per-parameter state slots (`None` until the parameter's first
 /// step with a gradient).
-pub(crate) struct Core<T: Float, S> {
+pub(crate) struct Core<T: Float> {
     pub(crate) name: &'static str,
     pub(crate) groups: Vec<Group<T>>,
-    pub(crate) slots: Vec<Vec<Option<S>>>,
+    pub(crate) slots: Vec<Vec<Option<Slot<T>>>>,
+    counts_steps: bool,
     default_lr: f64,
     default_weight_decay: f64,
 }
 
-impl<T: Float, S: SlotState<T>> Core<T, S> {
+impl<T: Float> Core<T> {
     pub(crate) fn new(
         name: &'static str,
         groups: Vec<ParamGroup<T>>,
         default_lr: f64,
         default_weight_decay: f64,
+        counts_steps: bool,
     ) -> Result<Self> {
         if groups.iter().all(|g| g.params.is_empty()) {
             return Err(OptimError::NoParameters { optimizer: name });
@@ -53,6 +43,7 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
             slots: Vec::with_capacity(groups.len()),
             default_lr,
             default_weight_decay,
+            counts_steps,
         };
         for group in groups {
             core.add_group(group)?;
@@ -131,7 +122,7 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
     fn check_step_limits(&self) -> Result<()> {
         for (group, slots) in self.groups.iter().zip(&self.slots) {
             for (p, slot) in group.params.iter().zip(slots) {
-                let at_limit = slot.as_ref().is_some_and(|s| s.step() >= MAX_STEP);
+                let at_limit = slot.as_ref().is_some_and(|s| s.step >= MAX_STEP);
                 if at_limit && p.with_grad_mut(|g| g.is_some()) {
                     return Err(step_limit(self.name, p));
                 }
@@ -144,7 +135,7 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
     /// after checking all gradient shapes and step counts.
     pub(crate) fn for_each_with_grad(
         &mut self,
-        mut f: impl FnMut(&Group<T>, &Var<T>, &Tensor<T>, &mut Option<S>) -> Result<()>,
+        mut f: impl FnMut(&Group<T>, &Var<T>, &Tensor<T>, &mut Option<Slot<T>>) -> Result<()>,
     ) -> Result<()> {
         self.check_grad_shapes()?;
         self.check_step_limits()?;
@@ -158,10 +149,15 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
         Ok(())
     }
 
-    pub(crate) fn state_dict(&self, options: &[(&'static str, f64)]) -> StateDict<T> {
+    /// The state, with `save` turning a slot into named buffers.
+    pub(crate) fn state_dict(
+        &self,
+        options: Vec<(String, f64)>,
+        save: impl Fn(&Slot<T>) -> ParamState<T>,
+    ) -> StateDict<T> {
         StateDict {
             optimizer: self.name.to_string(),
-            options: options.iter().map(|&(n, v)| (n.to_string(), v)).collect(),
+            options,
             groups: self
                 .groups
                 .iter()
@@ -174,17 +170,19 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
             state: self
                 .slots
                 .iter()
-                .map(|slots| slots.iter().map(|s| s.as_ref().map(S::save)).collect())
+                .map(|slots| slots.iter().map(|s| s.as_ref().map(&save)).collect())
                 .collect(),
         }
     }
 
-    /// Checks everything first, so that a refused state leaves the optimizer as it was.
+    /// Checks everything first, so that a refused state leaves the optimizer as
+    /// it was; `restore` rebuilds the slot of a parameter with `numel` elements
+    /// from its saved buffers, or says what is wrong.
     pub(crate) fn load_state_dict(
         &mut self,
         saved: &StateDict<T>,
-        options: &[(&'static str, f64)],
-        cfg: &S::Config,
+        options: &[(String, f64)],
+        restore: impl Fn(&ParamState<T>, usize) -> std::result::Result<Slot<T>, String>,
     ) -> Result<()> {
         let mismatch = |reason: String| OptimError::StateMismatch {
             optimizer: self.name,
@@ -205,8 +203,8 @@ impl<T: Float, S: SlotState<T>> Core<T, S> {
                 let slot = match state {
                     None => None,
                     Some(s) => {
-                        check_saved_step::<T, S>(self.name, gi, pi, s.step)?;
-                        Some(S::restore(s, p.numel(), cfg).map_err(|reason| {
+                        check_saved_step(self.name, self.counts_steps, gi, pi, s.step)?;
+                        Some(restore(s, p.numel()).map_err(|reason| {
                             mismatch(format!("state of group {gi}, parameter {pi}: {reason}"))
                         })?)
                     }
@@ -244,15 +242,16 @@ fn step_limit<T: Float>(optimizer: &'static str, param: &Var<T>) -> OptimError {
 /// A saved step count t that a run of this optimizer can produce: 1 ≤ t ≤
 /// [`MAX_STEP`] for a state that counts steps (its first step sets t = 1), 0
 /// for one that does not.
-fn check_saved_step<T: Float, S: SlotState<T>>(
+fn check_saved_step(
     optimizer: &'static str,
+    counts_steps: bool,
     group: usize,
     param: usize,
     step: u64,
 ) -> Result<()> {
-    let reason = if !S::COUNTS_STEPS && step != 0 {
+    let reason = if !counts_steps && step != 0 {
         format!("{optimizer} does not count steps, its saved step is always 0")
-    } else if S::COUNTS_STEPS && step == 0 {
+    } else if counts_steps && step == 0 {
         "a parameter with state has taken at least one step".to_string()
     } else if step > MAX_STEP {
         format!("the largest step count kept exactly is 2^53 = {MAX_STEP}")
@@ -269,7 +268,7 @@ fn check_saved_step<T: Float, S: SlotState<T>>(
 
 fn check_options(
     saved: &[(String, f64)],
-    current: &[(&'static str, f64)],
+    current: &[(String, f64)],
 ) -> std::result::Result<(), String> {
     if saved.len() != current.len() {
         return Err(format!(

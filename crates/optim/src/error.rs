@@ -170,6 +170,17 @@ pub enum OptimError {
         /// The valid names, comma-separated.
         valid: String,
     },
+    /// An option set by name ([`crate::Options::set`]) that the configuration
+    /// does not have, or a value its type cannot hold.
+    #[error("{optimizer}: no option {given}; its options are {valid}")]
+    UnknownOption {
+        /// The optimizer whose configuration was set.
+        optimizer: &'static str,
+        /// The name and value given.
+        given: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
     /// A setting of [`crate::OptimizerSettings`] that the chosen optimizer does not have.
     #[error("{optimizer}: {option} is not supported: {reason}")]
     UnsupportedOption {

@@ -8,7 +8,7 @@ use tapegrad_tape::{Float, Var};
 /// The usual use is to exempt biases and normalization scales from weight decay:
 ///
 /// ```
-/// use tapegrad_optim::{AdamW, AdamWConfig, Optimizer, ParamGroup};
+/// use tapegrad_optim::{AdamConfig, AdamW, Optimizer, ParamGroup};
 /// use tapegrad_tape::{Tensor, Var};
 /// let weight = Var::parameter(Tensor::<f32>::ones(&[3, 2]));
 /// let bias = Var::parameter(Tensor::<f32>::zeros(&[3]));
@@ -16,7 +16,7 @@ use tapegrad_tape::{Float, Var};
 ///     ParamGroup::new(vec![weight]),
 ///     ParamGroup::new(vec![bias]).with_weight_decay(0.0),
 /// ];
-/// let opt = AdamW::with_groups(groups, AdamWConfig::default()).unwrap();
+/// let opt = AdamW::with_groups(groups, AdamConfig::adamw()).unwrap();
 /// assert_eq!(opt.groups()[0].weight_decay, 1e-2);
 /// assert_eq!(opt.groups()[1].weight_decay, 0.0);
 /// ```

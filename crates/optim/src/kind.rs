@@ -4,138 +4,194 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::OptimError;
+use tapegrad_tape::Float;
+
+use crate::adagrad::AdagradConfig;
+use crate::adam::AdamConfig;
+use crate::declare::Options;
+use crate::error::{OptimError, Result};
+use crate::group::ParamGroup;
+use crate::optimizer::Optimizer;
+use crate::rmsprop::RmsPropConfig;
+use crate::rule::{Optim, Rule};
+use crate::settings::OptimizerSettings;
+use crate::sgd::SgdConfig;
 
 /// The momentum α of [`OptimizerKind::Momentum`] (heavy ball, as the lecture).
 pub const MOMENTUM: f64 = 0.9;
 
-/// An optimizer choice. This enum is the one list of the optimizers a program
-/// can pick by name: [`OptimizerKind::ALL`] is what a command line offers and
-/// what an experiment can iterate over, and
-/// [`crate::OptimizerSettings::build`] turns a kind into an optimizer. A new
-/// optimizer becomes selectable everywhere by adding its variant here, to
-/// `ALL`, and to the matches below and in the builder (the compiler points
-/// at each).
-///
-/// [`name`](OptimizerKind::name) is the command-line spelling, which
-/// [`FromStr`] and [`Display`](fmt::Display) use;
-/// [`label`](OptimizerKind::label) is the name for plots and tables.
-///
-/// ```
-/// use tapegrad_optim::OptimizerKind;
-/// let kind: OptimizerKind = "momentum".parse().unwrap();
-/// assert_eq!((kind, kind.label()), (OptimizerKind::Momentum, "SGD+momentum"));
-/// assert_eq!(kind.to_string(), "momentum");
-/// let names: Vec<&str> = OptimizerKind::ALL.iter().map(|k| k.name()).collect();
-/// assert_eq!(names, ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"]);
-/// let err = "adam_w".parse::<OptimizerKind>().unwrap_err();
-/// assert_eq!(
-///     err.to_string(),
-///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw"
-/// );
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OptimizerKind {
-    /// Plain stochastic gradient θ ← θ − η g ([`crate::Sgd`], momentum 0).
-    Sgd,
-    /// SGD with momentum α = [`MOMENTUM`] ([`crate::Sgd`]).
-    Momentum,
-    /// AdaGrad ([`crate::Adagrad`]).
-    Adagrad,
-    /// RMSprop, ρ = 0.99 ([`crate::RmsProp`]).
-    RmsProp,
-    /// Adam, (ρ₁, ρ₂) = (0.9, 0.999), weight decay coupled as θ/C in g ([`crate::Adam`]).
-    Adam,
-    /// AdamW: Adam with the decay θ ← θ − ε θ/C outside the adaptive step ([`crate::AdamW`]).
-    AdamW,
+/// The enum, its list and its table of names, help lines and configurations.
+macro_rules! registry {
+    (
+        $(#[$meta:meta])*
+        pub enum $enum:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident = $name:literal, $label:literal, $help:literal, $config:expr;
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $enum {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $enum {
+            /// Every kind, in the order a command line lists them.
+            pub const ALL: [$enum; [$(stringify!($variant)),*].len()] = [$(Self::$variant),*];
+
+            /// The command-line name: lower case, no spaces.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// The name in plots, tables and reports.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $label,)*
+                }
+            }
+
+            /// One line for a command line's help.
+            ///
+            /// ```
+            /// assert_eq!(tapegrad_optim::OptimizerKind::Sgd.help(), "plain stochastic gradient: θ ← θ − η g");
+            /// ```
+            pub fn help(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $help,)*
+                }
+            }
+
+            /// PyTorch's default learning rate for the optimizer.
+            ///
+            /// ```
+            /// use tapegrad_optim::OptimizerKind;
+            /// assert_eq!((OptimizerKind::Sgd.default_lr(), OptimizerKind::Adagrad.default_lr()), (1e-3, 1e-2));
+            /// ```
+            pub fn default_lr(self) -> f64 {
+                match self {
+                    $(Self::$variant => Options::lr(&$config),)*
+                }
+            }
+
+            /// PyTorch's default weight decay: 0.01 for AdamW, 0 for the others.
+            ///
+            /// ```
+            /// use tapegrad_optim::OptimizerKind;
+            /// assert_eq!((OptimizerKind::AdamW.default_weight_decay(), OptimizerKind::Adam.default_weight_decay()), (0.01, 0.0));
+            /// ```
+            pub fn default_weight_decay(self) -> f64 {
+                match self {
+                    $(Self::$variant => Options::weight_decay(&$config),)*
+                }
+            }
+
+            /// Whether the kind has the option `name` (as [`Options::set`] takes it).
+            ///
+            /// ```
+            /// use tapegrad_optim::OptimizerKind;
+            /// assert!(OptimizerKind::Adam.has_option("amsgrad"));
+            /// assert!(!OptimizerKind::Sgd.has_option("betas.0"));
+            /// ```
+            pub fn has_option(self, name: &str) -> bool {
+                match self {
+                    $(Self::$variant => has_option(&$config, name),)*
+                }
+            }
+
+            /// The kind's optimizer with the settings applied.
+            pub(crate) fn build<T: Float>(
+                self,
+                settings: &OptimizerSettings,
+                groups: Vec<ParamGroup<T>>,
+            ) -> Result<Box<dyn Optimizer<T>>> {
+                match self {
+                    $(Self::$variant => build(settings, $config, groups),)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    /// An optimizer choice. This list is the one registry of the optimizers a
+    /// program can pick by name: [`OptimizerKind::ALL`] is what a command line
+    /// offers and what an experiment can iterate over, and
+    /// [`crate::OptimizerSettings::build`] turns a kind into an optimizer. A new
+    /// optimizer becomes selectable everywhere by one entry in the `registry!`
+    /// of this file: its variant, names, help line and configuration.
+    ///
+    /// [`name`](OptimizerKind::name) is the command-line spelling, which
+    /// [`FromStr`] and [`Display`](fmt::Display) use;
+    /// [`label`](OptimizerKind::label) is the name for plots and tables.
+    ///
+    /// ```
+    /// use tapegrad_optim::OptimizerKind;
+    /// let kind: OptimizerKind = "momentum".parse().unwrap();
+    /// assert_eq!((kind, kind.label()), (OptimizerKind::Momentum, "SGD+momentum"));
+    /// assert_eq!(kind.to_string(), "momentum");
+    /// let names: Vec<&str> = OptimizerKind::ALL.iter().map(|k| k.name()).collect();
+    /// assert_eq!(names, ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"]);
+    /// let err = "adam_w".parse::<OptimizerKind>().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw"
+    /// );
+    /// ```
+    pub enum OptimizerKind {
+        /// Plain stochastic gradient θ ← θ − η g ([`crate::Sgd`], momentum 0).
+        Sgd = "sgd", "SGD", "plain stochastic gradient: θ ← θ − η g",
+            SgdConfig::default();
+        /// SGD with momentum α = [`MOMENTUM`] ([`crate::Sgd`]).
+        Momentum = "momentum", "SGD+momentum", "SGD with heavy-ball momentum α = 0.9",
+            SgdConfig { momentum: MOMENTUM, ..SgdConfig::default() };
+        /// AdaGrad ([`crate::Adagrad`]).
+        Adagrad = "adagrad", "AdaGrad", "AdaGrad", AdagradConfig::default();
+        /// RMSprop, ρ = 0.99 ([`crate::RmsProp`]).
+        RmsProp = "rmsprop", "RMSprop", "RMSprop (ρ = 0.99)", RmsPropConfig::default();
+        /// Adam, (ρ₁, ρ₂) = (0.9, 0.999), weight decay coupled as θ/C in g ([`crate::Adam`]).
+        Adam = "adam", "Adam", "Adam (ρ₁, ρ₂) = (0.9, 0.999), weight decay coupled",
+            AdamConfig::default();
+        /// AdamW: Adam with the decay θ ← θ − ε θ/C outside the adaptive step ([`crate::AdamW`]).
+        AdamW = "adamw", "AdamW", "Adam with decoupled weight decay", AdamConfig::adamw();
+    }
+}
+
+fn has_option<R: Options>(_: &R, name: &str) -> bool {
+    R::option_names().contains(&name)
+}
+
+fn build<T: Float, R: Rule>(
+    settings: &OptimizerSettings,
+    mut cfg: R,
+    groups: Vec<ParamGroup<T>>,
+) -> Result<Box<dyn Optimizer<T>>> {
+    cfg.set("lr", settings.lr)?;
+    cfg.set("weight_decay", settings.weight_decay)?;
+    if !settings.bias_correction {
+        cfg.set("bias_correction", 0.0)?;
+    }
+    Ok(Box::new(Optim::with_groups(groups, cfg)?))
 }
 
 impl OptimizerKind {
-    /// Every kind, in the order a command line lists them.
-    pub const ALL: [OptimizerKind; 6] = [
-        Self::Sgd,
-        Self::Momentum,
-        Self::Adagrad,
-        Self::RmsProp,
-        Self::Adam,
-        Self::AdamW,
-    ];
-
-    /// The command-line name: lower case, no spaces.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sgd => "sgd",
-            Self::Momentum => "momentum",
-            Self::Adagrad => "adagrad",
-            Self::RmsProp => "rmsprop",
-            Self::Adam => "adam",
-            Self::AdamW => "adamw",
-        }
-    }
-
-    /// The name in plots, tables and reports.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Sgd => "SGD",
-            Self::Momentum => "SGD+momentum",
-            Self::Adagrad => "AdaGrad",
-            Self::RmsProp => "RMSprop",
-            Self::Adam => "Adam",
-            Self::AdamW => "AdamW",
-        }
-    }
-
-    /// One line for a command line's help.
-    ///
-    /// ```
-    /// assert_eq!(tapegrad_optim::OptimizerKind::Sgd.help(), "plain stochastic gradient: θ ← θ − η g");
-    /// ```
-    pub fn help(self) -> &'static str {
-        match self {
-            Self::Sgd => "plain stochastic gradient: θ ← θ − η g",
-            Self::Momentum => "SGD with heavy-ball momentum α = 0.9",
-            Self::Adagrad => "AdaGrad",
-            Self::RmsProp => "RMSprop (ρ = 0.99)",
-            Self::Adam => "Adam (ρ₁, ρ₂) = (0.9, 0.999), weight decay coupled",
-            Self::AdamW => "Adam with decoupled weight decay",
-        }
-    }
-
     /// Whether the kind divides its moments by (1 − ρᵗ), so that
     /// [`crate::OptimizerSettings::bias_correction`] can be turned off.
     pub fn has_bias_correction(self) -> bool {
-        matches!(self, Self::Adam | Self::AdamW)
-    }
-
-    /// PyTorch's default learning rate for the optimizer.
-    ///
-    /// ```
-    /// use tapegrad_optim::OptimizerKind;
-    /// assert_eq!((OptimizerKind::Sgd.default_lr(), OptimizerKind::Adagrad.default_lr()), (1e-3, 1e-2));
-    /// ```
-    pub fn default_lr(self) -> f64 {
-        match self {
-            Self::Sgd | Self::Momentum | Self::Adam | Self::AdamW => 1e-3,
-            Self::Adagrad | Self::RmsProp => 1e-2,
-        }
-    }
-
-    /// PyTorch's default weight decay: 0.01 for AdamW, 0 for the others.
-    ///
-    /// ```
-    /// use tapegrad_optim::OptimizerKind;
-    /// assert_eq!((OptimizerKind::AdamW.default_weight_decay(), OptimizerKind::Adam.default_weight_decay()), (0.01, 0.0));
-    /// ```
-    pub fn default_weight_decay(self) -> f64 {
-        match self {
-            Self::AdamW => 1e-2,
-            _ => 0.0,
-        }
+        self.has_option("bias_correction")
     }
 
     /// The valid names, comma-separated (for error messages and help texts).
     pub fn valid_names() -> String {
-        Self::ALL.map(Self::name).join(", ")
+        Self::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -153,7 +209,8 @@ impl FromStr for OptimizerKind {
     /// otherwise [`OptimError::UnknownOptimizer`], listing the valid names.
     fn from_str(s: &str) -> Result<Self, OptimError> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| OptimError::UnknownOptimizer {
                 given: s.to_string(),

@@ -56,9 +56,9 @@
 
 pub mod adagrad;
 pub mod adam;
-pub mod adamw;
 pub mod clip;
 mod core;
+mod declare;
 pub mod error;
 mod file;
 pub mod finite;
@@ -68,6 +68,7 @@ pub mod onecycle;
 pub mod optimizer;
 mod par;
 pub mod rmsprop;
+pub mod rule;
 pub mod schedule;
 pub mod settings;
 pub mod sgd;
@@ -75,9 +76,9 @@ pub mod state;
 mod validate;
 
 pub use adagrad::{Adagrad, AdagradConfig};
-pub use adam::{Adam, AdamConfig};
-pub use adamw::{AdamW, AdamWConfig};
+pub use adam::{Adam, AdamConfig, AdamW};
 pub use clip::{clip_grad_norm, clip_grad_value};
+pub use declare::Options;
 pub use error::{OptimError, Result};
 pub use finite::{ApplyIfFinite, NonFiniteCounts, StepOutcome};
 pub use group::{Group, ParamGroup};
@@ -85,6 +86,7 @@ pub use kind::{MOMENTUM, OptimizerKind};
 pub use onecycle::{Anneal, OneCycleLr};
 pub use optimizer::Optimizer;
 pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use rule::{Optim, Rule, StepData};
 pub use schedule::{CosineAnnealingLr, LinearLr, LrScheduler, Scheduler, SequentialLr, StepLr};
 pub use settings::OptimizerSettings;
 pub use sgd::{Sgd, SgdConfig};

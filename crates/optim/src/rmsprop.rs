@@ -1,60 +1,33 @@
 //! RMSprop (PyTorch's `torch.optim.RMSprop`).
 
-use tapegrad_tape::{Float, Var};
+use tapegrad_tape::Float;
 
-use crate::core::{Core, SlotState, next_step};
-use crate::error::Result;
-use crate::group::ParamGroup;
-use crate::optimizer::impl_optimizer;
+use crate::declare::config;
 use crate::par::{self, Kernel};
-use crate::state::ParamState;
-use crate::validate;
+use crate::rule::{Optim, Rule, StepData};
 
-/// Options of [`RmsProp`]; `Default` gives PyTorch's defaults.
-///
-/// | option | symbol | default |
-/// |---|---|---|
-/// | `lr` | ε | 1e-2 |
-/// | `alpha` | ρ | 0.99 |
-/// | `eps` | δ | 1e-8 |
-/// | `weight_decay` | 1/C | 0 |
-/// | `momentum` | α | 0 |
-/// | `centered` | | false |
-/// | `maximize` | | false |
-///
-/// ```
-/// let cfg = tapegrad_optim::RmsPropConfig::default();
-/// assert_eq!((cfg.lr, cfg.alpha, cfg.eps), (1e-2, 0.99, 1e-8));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RmsPropConfig {
-    /// Learning rate ε (≥ 0).
-    pub lr: f64,
-    /// Decay ρ of the moving average of g ⊙ g, in [0, 1].
-    pub alpha: f64,
-    /// δ, added to the root (≥ 0).
-    pub eps: f64,
-    /// Weight decay 1/C (≥ 0), added to g.
-    pub weight_decay: f64,
-    /// Momentum α (≥ 0) on the scaled step.
-    pub momentum: f64,
-    /// Divide by an estimate of the standard deviation of g instead of its root mean square.
-    pub centered: bool,
-    /// Ascend the objective instead of descending it (g ← −g).
-    pub maximize: bool,
-}
-
-impl Default for RmsPropConfig {
-    fn default() -> Self {
-        Self {
-            lr: 1e-2,
-            alpha: 0.99,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            centered: false,
-            maximize: false,
-        }
+config! {
+    /// Options of [`RmsProp`]; `Default` gives PyTorch's defaults.
+    ///
+    /// ```
+    /// let cfg = tapegrad_optim::RmsPropConfig::default();
+    /// assert_eq!((cfg.lr, cfg.alpha, cfg.eps), (1e-2, 0.99, 1e-8));
+    /// ```
+    pub struct RmsPropConfig for "RMSprop" {
+        /// Learning rate ε (≥ 0).
+        group lr: f64 = 1e-2, "ε", non_negative;
+        /// Decay ρ of the moving average of g ⊙ g, in [0, 1].
+        option alpha: f64 = 0.99, "ρ", unit_closed;
+        /// δ, added to the root (≥ 0).
+        option eps: f64 = 1e-8, "δ", non_negative;
+        /// Weight decay 1/C (≥ 0), added to g.
+        group weight_decay: f64 = 0.0, "1/C", non_negative;
+        /// Momentum α (≥ 0) on the scaled step.
+        option momentum: f64 = 0.0, "α", non_negative;
+        /// Divide by an estimate of the standard deviation of g instead of its root mean square.
+        option centered: bool = false, "", any;
+        /// Ascend the objective instead of descending it (g ← −g).
+        option maximize: bool = false, "", any;
     }
 }
 
@@ -88,126 +61,48 @@ impl Default for RmsPropConfig {
 /// opt.step().unwrap(); // r = 0.25 · 9, θ = 1 − 0.01 · 3 / 1.5
 /// assert!((w.item().unwrap() - 0.98).abs() < 1e-15);
 /// ```
-pub struct RmsProp<T: Float> {
-    core: Core<T, RmsPropState<T>>,
-    cfg: RmsPropConfig,
-}
+pub type RmsProp<T> = Optim<T, RmsPropConfig>;
 
-pub(crate) struct RmsPropState<T> {
-    step: u64,
-    square_avg: Vec<T>,
-    momentum_buffer: Option<Vec<T>>,
-    grad_avg: Option<Vec<T>>,
-}
-
-impl<T: Float> SlotState<T> for RmsPropState<T> {
-    type Config = RmsPropConfig;
-    const COUNTS_STEPS: bool = true;
-    fn step(&self) -> u64 {
-        self.step
+impl Rule for RmsPropConfig {
+    fn name(&self) -> &'static str {
+        "RMSprop"
     }
-    fn save(&self) -> ParamState<T> {
-        let mut buffers = vec![("square_avg".to_string(), self.square_avg.clone())];
-        if let Some(b) = &self.momentum_buffer {
-            buffers.push(("momentum_buffer".into(), b.clone()));
-        }
-        if let Some(a) = &self.grad_avg {
-            buffers.push(("grad_avg".into(), a.clone()));
-        }
-        ParamState {
-            step: self.step,
-            buffers,
+
+    const BUFFERS: &'static [&'static str] = &["square_avg", "momentum_buffer", "grad_avg"];
+
+    fn keeps(&self, index: usize) -> bool {
+        match index {
+            1 => self.momentum > 0.0,
+            2 => self.centered,
+            _ => true,
         }
     }
-    fn restore(
-        saved: &ParamState<T>,
-        numel: usize,
-        cfg: &RmsPropConfig,
-    ) -> std::result::Result<Self, String> {
-        saved.only(&["square_avg", "momentum_buffer", "grad_avg"])?;
-        Ok(Self {
-            step: saved.step,
-            square_avg: saved.take("square_avg", numel)?,
-            momentum_buffer: saved.take_if("momentum_buffer", cfg.momentum > 0.0, numel)?,
-            grad_avg: saved.take_if("grad_avg", cfg.centered, numel)?,
-        })
+
+    fn update<T: Float>(&self, step: StepData<'_, T>) {
+        let k = RmsPropKernel {
+            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
+            weight_decay: T::from_f64(step.weight_decay),
+            lr: T::from_f64(step.lr),
+            alpha: T::from_f64(self.alpha),
+            one_minus_alpha: T::from_f64(1.0 - self.alpha),
+            eps: T::from_f64(self.eps),
+            momentum: T::from_f64(self.momentum),
+        };
+        let wd = step.weight_decay != 0.0;
+        let [sq, buf, ga] = step.state else {
+            unreachable!("RMSprop's state has three buffers")
+        };
+        let (centered, momentum) = (self.centered, self.momentum > 0.0);
+        let chunk = (
+            step.param,
+            step.grad,
+            sq.as_mut_slice(),
+            centered.then_some(ga.as_mut_slice()),
+            momentum.then_some(buf.as_mut_slice()),
+        );
+        k.dispatch(wd, centered, momentum, chunk);
     }
 }
-
-const NAME: &str = "RMSprop";
-
-impl<T: Float> RmsProp<T> {
-    /// RMSprop over `params`, refusing invalid options.
-    pub fn new(params: Vec<Var<T>>, cfg: RmsPropConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params)], cfg)
-    }
-
-    /// RMSprop over parameter groups, each with optional lr and weight-decay overrides.
-    pub fn with_groups(groups: Vec<ParamGroup<T>>, cfg: RmsPropConfig) -> Result<Self> {
-        validate::non_negative(NAME, "lr", cfg.lr)?;
-        validate::unit_closed(NAME, "alpha", cfg.alpha)?;
-        validate::non_negative(NAME, "eps", cfg.eps)?;
-        validate::non_negative(NAME, "weight_decay", cfg.weight_decay)?;
-        validate::non_negative(NAME, "momentum", cfg.momentum)?;
-        let core = Core::new(NAME, groups, cfg.lr, cfg.weight_decay)?;
-        Ok(Self { core, cfg })
-    }
-
-    /// The options given at construction.
-    pub fn config(&self) -> &RmsPropConfig {
-        &self.cfg
-    }
-
-    fn options(&self) -> Vec<(&'static str, f64)> {
-        let c = &self.cfg;
-        vec![
-            ("alpha", c.alpha),
-            ("eps", c.eps),
-            ("momentum", c.momentum),
-            ("centered", f64::from(u8::from(c.centered))),
-            ("maximize", f64::from(u8::from(c.maximize))),
-        ]
-    }
-
-    fn update(&mut self) -> Result<()> {
-        let cfg = self.cfg;
-        self.core.for_each_with_grad(|group, param, grad, slot| {
-            let n = param.numel();
-            let state = slot.get_or_insert_with(|| RmsPropState {
-                step: 0,
-                square_avg: vec![T::ZERO; n],
-                momentum_buffer: (cfg.momentum > 0.0).then(|| vec![T::ZERO; n]),
-                grad_avg: cfg.centered.then(|| vec![T::ZERO; n]),
-            });
-            state.step = next_step(NAME, param, state.step)?;
-            let k = RmsPropKernel {
-                sign: T::from_f64(if cfg.maximize { -1.0 } else { 1.0 }),
-                weight_decay: T::from_f64(group.weight_decay),
-                lr: T::from_f64(group.lr),
-                alpha: T::from_f64(cfg.alpha),
-                one_minus_alpha: T::from_f64(1.0 - cfg.alpha),
-                eps: T::from_f64(cfg.eps),
-                momentum: T::from_f64(cfg.momentum),
-            };
-            let wd = group.weight_decay != 0.0;
-            // The kernel variant follows the buffers present, so it always fits them.
-            let (centered, momentum) = (state.grad_avg.is_some(), state.momentum_buffer.is_some());
-            param.update(|p| {
-                let chunk = (
-                    p,
-                    grad.data(),
-                    state.square_avg.as_mut_slice(),
-                    state.grad_avg.as_deref_mut(),
-                    state.momentum_buffer.as_deref_mut(),
-                );
-                k.dispatch(wd, centered, momentum, chunk);
-            });
-            Ok(())
-        })
-    }
-}
-
-impl_optimizer!(RmsProp);
 
 struct RmsPropKernel<T> {
     sign: T,

@@ -2,19 +2,14 @@
 
 use tapegrad_tape::{Float, Var};
 
-use crate::adagrad::{Adagrad, AdagradConfig};
-use crate::adam::{Adam, AdamConfig};
-use crate::adamw::{AdamW, AdamWConfig};
 use crate::error::{OptimError, Result};
 use crate::group::ParamGroup;
-use crate::kind::{MOMENTUM, OptimizerKind};
+use crate::kind::OptimizerKind;
 use crate::optimizer::Optimizer;
-use crate::rmsprop::{RmsProp, RmsPropConfig};
-use crate::sgd::{Sgd, SgdConfig};
 
 /// An optimizer kind with the settings a program exposes: learning rate, weight
 /// decay 1/C and Adam's bias correction. Every other option keeps PyTorch's
-/// default (momentum: α = [`MOMENTUM`]).
+/// default (momentum: α = [`crate::MOMENTUM`]).
 ///
 /// Weight decay is coupled (θ/C added to g) for every kind but AdamW, which
 /// decays θ ← θ (1 − ε/C) outside the adaptive step.
@@ -109,7 +104,8 @@ impl OptimizerSettings {
     pub fn validate(&self) -> Result<()> {
         if !self.bias_correction && !self.kind.has_bias_correction() {
             let with: Vec<&str> = OptimizerKind::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|k| k.has_bias_correction())
                 .map(OptimizerKind::name)
                 .collect();
@@ -134,51 +130,7 @@ impl OptimizerSettings {
         groups: Vec<ParamGroup<T>>,
     ) -> Result<Box<dyn Optimizer<T>>> {
         self.validate()?;
-        let (lr, weight_decay) = (self.lr, self.weight_decay);
-        let sgd = |momentum| SgdConfig {
-            lr,
-            momentum,
-            weight_decay,
-            ..SgdConfig::default()
-        };
-        Ok(match self.kind {
-            OptimizerKind::Sgd => Box::new(Sgd::with_groups(groups, sgd(0.0))?),
-            OptimizerKind::Momentum => Box::new(Sgd::with_groups(groups, sgd(MOMENTUM))?),
-            OptimizerKind::Adagrad => {
-                let cfg = AdagradConfig {
-                    lr,
-                    weight_decay,
-                    ..AdagradConfig::default()
-                };
-                Box::new(Adagrad::with_groups(groups, cfg)?)
-            }
-            OptimizerKind::RmsProp => {
-                let cfg = RmsPropConfig {
-                    lr,
-                    weight_decay,
-                    ..RmsPropConfig::default()
-                };
-                Box::new(RmsProp::with_groups(groups, cfg)?)
-            }
-            OptimizerKind::Adam => {
-                let cfg = AdamConfig {
-                    lr,
-                    weight_decay,
-                    bias_correction: self.bias_correction,
-                    ..AdamConfig::default()
-                };
-                Box::new(Adam::with_groups(groups, cfg)?)
-            }
-            OptimizerKind::AdamW => {
-                let cfg = AdamWConfig {
-                    lr,
-                    weight_decay,
-                    bias_correction: self.bias_correction,
-                    ..AdamWConfig::default()
-                };
-                Box::new(AdamW::with_groups(groups, cfg)?)
-            }
-        })
+        self.kind.build(self, groups)
     }
 }
 

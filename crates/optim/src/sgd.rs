@@ -1,60 +1,35 @@
 //! Stochastic gradient descent with momentum (PyTorch's `torch.optim.SGD`).
 
-use tapegrad_tape::{Float, Var};
+use tapegrad_tape::Float;
 
-use crate::core::{Core, SlotState};
+use crate::declare::config;
 use crate::error::Result;
-use crate::group::ParamGroup;
-use crate::optimizer::impl_optimizer;
 use crate::par::{self, Kernel};
-use crate::state::ParamState;
+use crate::rule::{Optim, Rule, StepData};
 use crate::validate;
 
-/// Options of [`Sgd`]; `Default` gives PyTorch's defaults.
-///
-/// | option | symbol | default |
-/// |---|---|---|
-/// | `lr` | η | 1e-3 |
-/// | `momentum` | α | 0 |
-/// | `dampening` | | 0 |
-/// | `weight_decay` | 1/C | 0 |
-/// | `nesterov` | | false |
-/// | `maximize` | | false |
-/// | `decoupled_weight_decay` | | false |
-///
-/// ```
-/// let cfg = tapegrad_optim::SgdConfig::default();
-/// assert_eq!((cfg.lr, cfg.momentum, cfg.nesterov), (1e-3, 0.0, false));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SgdConfig {
-    /// Learning rate η (≥ 0).
-    pub lr: f64,
-    /// Momentum α (≥ 0); 0 is plain stochastic gradient.
-    pub momentum: f64,
-    /// Dampening: the new gradient enters the buffer with weight 1 − dampening.
-    pub dampening: f64,
-    /// Weight decay 1/C (≥ 0): coupled (added to g) unless `decoupled_weight_decay`.
-    pub weight_decay: f64,
-    /// Nesterov momentum: step along g + α b instead of b. Needs α > 0 and no dampening.
-    pub nesterov: bool,
-    /// Ascend the objective instead of descending it (g ← −g).
-    pub maximize: bool,
-    /// Decay the weights directly, θ ← θ (1 − η/C), instead of adding θ/C to g.
-    pub decoupled_weight_decay: bool,
-}
-
-impl Default for SgdConfig {
-    fn default() -> Self {
-        Self {
-            lr: 1e-3,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
-            maximize: false,
-            decoupled_weight_decay: false,
-        }
+config! {
+    /// Options of [`Sgd`]; `Default` gives PyTorch's defaults.
+    ///
+    /// ```
+    /// let cfg = tapegrad_optim::SgdConfig::default();
+    /// assert_eq!((cfg.lr, cfg.momentum, cfg.nesterov), (1e-3, 0.0, false));
+    /// ```
+    pub struct SgdConfig for "SGD" {
+        /// Learning rate η (≥ 0).
+        group lr: f64 = 1e-3, "η", non_negative;
+        /// Momentum α (≥ 0); 0 is plain stochastic gradient.
+        option momentum: f64 = 0.0, "α", non_negative;
+        /// Dampening: the new gradient enters the buffer with weight 1 − dampening.
+        option dampening: f64 = 0.0, "", unit_closed;
+        /// Weight decay 1/C (≥ 0): coupled (added to g) unless `decoupled_weight_decay`.
+        group weight_decay: f64 = 0.0, "1/C", non_negative;
+        /// Nesterov momentum: step along g + α b instead of b. Needs α > 0 and no dampening.
+        option nesterov: bool = false, "", any;
+        /// Ascend the objective instead of descending it (g ← −g).
+        option maximize: bool = false, "", any;
+        /// Decay the weights directly, θ ← θ (1 − η/C), instead of adding θ/C to g.
+        option decoupled_weight_decay: bool = false, "", any;
     }
 }
 
@@ -92,112 +67,44 @@ impl Default for SgdConfig {
 /// opt.step().unwrap(); // b = 0.9 g + g
 /// assert_eq!(w.value().data(), &[1.0 - 0.1 - 0.1 * 1.9, 2.0 + 0.1 + 0.1 * 1.9]);
 /// ```
-pub struct Sgd<T: Float> {
-    core: Core<T, SgdState<T>>,
-    cfg: SgdConfig,
-}
+pub type Sgd<T> = Optim<T, SgdConfig>;
 
-/// The momentum buffer b of one parameter.
-pub(crate) struct SgdState<T> {
-    momentum_buffer: Vec<T>,
-}
+impl Rule for SgdConfig {
+    fn name(&self) -> &'static str {
+        "SGD"
+    }
 
-impl<T: Float> SlotState<T> for SgdState<T> {
-    type Config = SgdConfig;
+    const BUFFERS: &'static [&'static str] = &["momentum_buffer"];
+
     const COUNTS_STEPS: bool = false;
-    fn step(&self) -> u64 {
-        0
-    }
-    fn save(&self) -> ParamState<T> {
-        ParamState {
-            step: 0,
-            buffers: vec![("momentum_buffer".into(), self.momentum_buffer.clone())],
-        }
-    }
-    fn restore(
-        saved: &ParamState<T>,
-        numel: usize,
-        cfg: &SgdConfig,
-    ) -> std::result::Result<Self, String> {
-        if cfg.momentum == 0.0 {
-            return Err("SGD without momentum keeps no state".into());
-        }
-        saved.only(&["momentum_buffer"])?;
-        Ok(Self {
-            momentum_buffer: saved.take("momentum_buffer", numel)?,
-        })
-    }
-}
 
-const NAME: &str = "SGD";
-
-impl<T: Float> Sgd<T> {
-    /// SGD over `params`, refusing invalid options
-    /// ([`crate::OptimError::InvalidHyperParameter`] names the option and value).
-    pub fn new(params: Vec<Var<T>>, cfg: SgdConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params)], cfg)
-    }
-
-    /// SGD over parameter groups, each with optional lr and weight-decay overrides.
-    pub fn with_groups(groups: Vec<ParamGroup<T>>, cfg: SgdConfig) -> Result<Self> {
-        validate::non_negative(NAME, "lr", cfg.lr)?;
-        validate::non_negative(NAME, "momentum", cfg.momentum)?;
-        validate::unit_closed(NAME, "dampening", cfg.dampening)?;
-        validate::non_negative(NAME, "weight_decay", cfg.weight_decay)?;
-        if cfg.nesterov && cfg.momentum <= 0.0 {
+    fn check_combination(&self) -> Result<()> {
+        if self.nesterov && self.momentum <= 0.0 {
             let reason = "nesterov momentum needs momentum > 0";
-            return Err(validate::refuse(NAME, "momentum", cfg.momentum, reason));
+            return Err(validate::refuse("SGD", "momentum", self.momentum, reason));
         }
-        if cfg.nesterov && cfg.dampening != 0.0 {
+        if self.nesterov && self.dampening != 0.0 {
             let reason = "nesterov momentum needs dampening = 0";
-            return Err(validate::refuse(NAME, "dampening", cfg.dampening, reason));
+            return Err(validate::refuse("SGD", "dampening", self.dampening, reason));
         }
-        let core = Core::new(NAME, groups, cfg.lr, cfg.weight_decay)?;
-        Ok(Self { core, cfg })
+        Ok(())
     }
 
-    /// The options given at construction.
-    pub fn config(&self) -> &SgdConfig {
-        &self.cfg
+    fn keeps(&self, _: usize) -> bool {
+        self.momentum != 0.0
     }
 
-    fn options(&self) -> Vec<(&'static str, f64)> {
-        let c = &self.cfg;
-        vec![
-            ("momentum", c.momentum),
-            ("dampening", c.dampening),
-            ("nesterov", f64::from(u8::from(c.nesterov))),
-            ("maximize", f64::from(u8::from(c.maximize))),
-            (
-                "decoupled_weight_decay",
-                f64::from(u8::from(c.decoupled_weight_decay)),
-            ),
-        ]
-    }
-
-    fn update(&mut self) -> Result<()> {
-        let cfg = self.cfg;
-        self.core.for_each_with_grad(|group, param, grad, slot| {
-            let k = SgdKernel::new(&cfg, group.lr, group.weight_decay);
-            let first = cfg.momentum != 0.0 && slot.is_none();
-            if first {
-                *slot = Some(SgdState {
-                    momentum_buffer: vec![T::ZERO; param.numel()],
-                });
-            }
-            let buf = slot.as_mut().map(|s| s.momentum_buffer.as_mut_slice());
-            let mode = match (cfg.momentum != 0.0, first) {
-                (false, _) => Mode::Plain,
-                (true, true) => Mode::FirstMomentum,
-                (true, false) => Mode::Momentum,
-            };
-            param.update(|p| k.dispatch(mode, cfg.nesterov, (p, grad.data(), buf)));
-            Ok(())
-        })
+    fn update<T: Float>(&self, step: StepData<'_, T>) {
+        let k = SgdKernel::new(self, step.lr, step.weight_decay);
+        let buf = step.state.first_mut().map(Vec::as_mut_slice);
+        let mode = match (self.momentum != 0.0, step.first) {
+            (false, _) => Mode::Plain,
+            (true, true) => Mode::FirstMomentum,
+            (true, false) => Mode::Momentum,
+        };
+        k.dispatch(mode, self.nesterov, (step.param, step.grad, buf));
     }
 }
-
-impl_optimizer!(Sgd);
 
 #[derive(Clone, Copy)]
 enum Mode {

@@ -12,6 +12,11 @@ fn invalid(optimizer: &'static str, name: &'static str, value: f64, reason: &str
 }
 
 /// `value >= 0` and finite (NaN and ∞ are refused: they poison every later step).
+/// No constraint (a boolean option).
+pub(crate) fn any(_: &'static str, _: &'static str, _: f64) -> Result<()> {
+    Ok(())
+}
+
 pub(crate) fn non_negative(optimizer: &'static str, name: &'static str, value: f64) -> Result<()> {
     if !value.is_finite() {
         return Err(invalid(optimizer, name, value, "must be a finite number"));

@@ -6,7 +6,7 @@ mod common;
 
 use common::table::rows;
 use common::{noise, values, vector};
-use tapegrad_optim::{AdamW, AdamWConfig, CosineAnnealingLr, Optimizer, ParamGroup, Scheduler};
+use tapegrad_optim::{AdamConfig, AdamW, CosineAnnealingLr, Optimizer, ParamGroup, Scheduler};
 use tapegrad_tape::{Tensor, Var};
 
 const CURVATURES: [f64; 4] = [0.5, 1.0, 2.5, 5.0];
@@ -88,11 +88,11 @@ fn every_row_finds_the_minimizer_of_a_quadratic() {
 #[test]
 fn adamw_settles_at_the_box_its_decoupled_decay_implies() {
     let w = vector(&[0.0; 4]);
-    let cfg = AdamWConfig {
+    let cfg = AdamConfig {
         lr: 0.01,
         betas: (0.9, 0.99),
         weight_decay: 0.4,
-        ..Default::default()
+        ..AdamConfig::adamw()
     };
     let mut opt = AdamW::new(vec![w.clone()], cfg).unwrap();
     minimize(

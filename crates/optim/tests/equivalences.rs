@@ -5,8 +5,7 @@ mod common;
 use common::table::{keeps_state, rows};
 use common::{bits, noise, set_grad, values, vector};
 use tapegrad_optim::{
-    Adam, AdamConfig, AdamW, AdamWConfig, OptimError, Optimizer, ParamGroup, Scheduler, Sgd,
-    SgdConfig, StepLr,
+    Adam, AdamConfig, AdamW, OptimError, Optimizer, ParamGroup, Scheduler, Sgd, SgdConfig, StepLr,
 };
 use tapegrad_tape::{Tensor, Var};
 
@@ -42,11 +41,11 @@ fn adamw_without_weight_decay_is_adam_bit_for_bit() {
             ..Default::default()
         };
         let mut adam = Adam::new(vec![a.clone()], cfg).unwrap();
-        let wcfg = AdamWConfig {
+        let wcfg = AdamConfig {
             lr: 0.01,
             amsgrad,
             weight_decay: 0.0,
-            ..Default::default()
+            ..AdamConfig::adamw()
         };
         let mut adamw = AdamW::new(vec![b.clone()], wcfg).unwrap();
         assert_eq!(
@@ -67,10 +66,10 @@ fn adam_with_decoupled_weight_decay_is_adamw_bit_for_bit() {
         ..Default::default()
     };
     let mut adam = Adam::new(vec![a.clone()], cfg).unwrap();
-    let wcfg = AdamWConfig {
+    let wcfg = AdamConfig {
         lr: 0.01,
         weight_decay: 0.3,
-        ..Default::default()
+        ..AdamConfig::adamw()
     };
     let mut adamw = AdamW::new(vec![b.clone()], wcfg).unwrap();
     assert_eq!(trajectory(&mut adam, &a), trajectory(&mut adamw, &b));
@@ -88,10 +87,10 @@ fn adamw_differs_from_adam_with_the_same_weight_decay() {
         },
     )
     .unwrap();
-    let wcfg = AdamWConfig {
+    let wcfg = AdamConfig {
         lr: 0.01,
         weight_decay: 0.3,
-        ..Default::default()
+        ..AdamConfig::adamw()
     };
     let mut adamw = AdamW::new(vec![b.clone()], wcfg).unwrap();
     assert_ne!(trajectory(&mut adam, &a), trajectory(&mut adamw, &b));
@@ -299,10 +298,10 @@ fn large_parameters_split_across_threads_match_small_ones() {
 fn groups_have_their_own_lr_and_weight_decay() {
     let (w, b) = (start(), start());
     let (w_alone, b_alone) = (start(), start());
-    let cfg = AdamWConfig {
+    let cfg = AdamConfig {
         lr: 0.01,
         weight_decay: 0.2,
-        ..Default::default()
+        ..AdamConfig::adamw()
     };
     let groups = vec![
         ParamGroup::new(vec![w.clone()]),
@@ -312,7 +311,7 @@ fn groups_have_their_own_lr_and_weight_decay() {
     ];
     let mut grouped = AdamW::with_groups(groups, cfg).unwrap();
     let mut only_w = AdamW::new(vec![w_alone.clone()], cfg).unwrap();
-    let b_cfg = AdamWConfig {
+    let b_cfg = AdamConfig {
         lr: 0.03,
         weight_decay: 0.0,
         ..cfg

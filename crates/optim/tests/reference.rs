@@ -9,8 +9,8 @@ use common::table::{Dtype, Reference, Row, rows, rows_like};
 use common::{f64s, fixture_cases, param, set_grad, usizes, values};
 use serde_json::Value;
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLr, LrScheduler,
-    Optimizer, RmsProp, RmsPropConfig, Scheduler, Sgd, SgdConfig, StepLr, clip_grad_norm,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, CosineAnnealingLr, LrScheduler, Optimizer,
+    RmsProp, RmsPropConfig, Scheduler, Sgd, SgdConfig, StepLr, clip_grad_norm,
 };
 use tapegrad_tape::{Float, Var};
 
@@ -110,7 +110,7 @@ fn described<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T
             Box::new(Adam::new(params, c).unwrap())
         }
         "AdamW" => {
-            let mut c = AdamWConfig::default();
+            let mut c = AdamConfig::adamw();
             for (k, v) in options {
                 match k.as_str() {
                     "lr" => c.lr = num(v),

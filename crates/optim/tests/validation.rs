@@ -6,9 +6,9 @@ mod common;
 use common::table::{Row, rows};
 use common::{bits, set_grad, vector};
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLr, LinearLr,
-    LrScheduler, OneCycleLr, OptimError, Optimizer, ParamGroup, RmsProp, RmsPropConfig, Scheduler,
-    SequentialLr, Sgd, SgdConfig, StepLr, clip_grad_norm, clip_grad_value,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, CosineAnnealingLr, LinearLr, LrScheduler,
+    OneCycleLr, OptimError, Optimizer, ParamGroup, RmsProp, RmsPropConfig, Scheduler, SequentialLr,
+    Sgd, SgdConfig, StepLr, clip_grad_norm, clip_grad_value,
 };
 use tapegrad_tape::{Tensor, Var};
 
@@ -326,10 +326,10 @@ fn adam_and_adamw_options() {
         "weight_decay",
         "Adam: invalid weight_decay = -0.01: must be >= 0",
     );
-    let adamw = |cfg: AdamWConfig| AdamW::new(w(), cfg);
-    let d = AdamWConfig::default();
+    let adamw = |cfg: AdamConfig| AdamW::new(w(), cfg);
+    let d = AdamConfig::adamw();
     refused(
-        adamw(AdamWConfig {
+        adamw(AdamConfig {
             betas: (0.9, 1.2),
             ..d
         }),
@@ -337,7 +337,7 @@ fn adam_and_adamw_options() {
         "AdamW: invalid betas.1 = 1.2: must be in [0, 1)",
     );
     refused(
-        adamw(AdamWConfig {
+        adamw(AdamConfig {
             weight_decay: -0.01,
             ..d
         }),
@@ -385,7 +385,7 @@ fn parameter_lists_are_validated() {
         ParamGroup::new(vec![p.clone()]),
         ParamGroup::new(vec![p.clone()]),
     ];
-    let err = AdamW::with_groups(groups, AdamWConfig::default()).unwrap_err();
+    let err = AdamW::with_groups(groups, AdamConfig::adamw()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "AdamW: parameter `fc.weight` appears more than once in the parameter groups"

@@ -12,9 +12,8 @@
 //! [`OptimizerSettings`] (`settings.rs` checks).
 
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, ApplyIfFinite, OptimError,
-    Optimizer, OptimizerKind, OptimizerSettings, ParamGroup, RmsProp, RmsPropConfig, Sgd,
-    SgdConfig,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, ApplyIfFinite, OptimError, Optimizer,
+    OptimizerKind, OptimizerSettings, ParamGroup, RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -328,12 +327,12 @@ pub fn rows() -> Vec<Row> {
         row(
             "adamw_amsgrad",
             builds!(|g| {
-                let cfg = AdamWConfig {
+                let cfg = AdamConfig {
                     lr: 0.01,
                     betas: (0.85, 0.995),
                     weight_decay: 0.5,
                     amsgrad: true,
-                    ..AdamWConfig::default()
+                    ..AdamConfig::adamw()
                 };
                 AdamW::with_groups(g, cfg)?
             }),
