@@ -206,7 +206,7 @@ type Chunk<'a, T> = (
 /// `torch.lerp(start, end, weight)` with PyTorch's two-sided formula, which is
 /// exact at both ends.
 #[inline(always)]
-fn lerp<T: Float>(start: T, end: T, weight: T) -> T {
+pub(crate) fn lerp<T: Float>(start: T, end: T, weight: T) -> T {
     if weight.abs() < T::from_f64(0.5) {
         start + weight * (end - start)
     } else {

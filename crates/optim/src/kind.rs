@@ -6,12 +6,16 @@ use std::str::FromStr;
 
 use tapegrad_tape::Float;
 
+use crate::adadelta::AdadeltaConfig;
 use crate::adagrad::AdagradConfig;
 use crate::adam::AdamConfig;
+use crate::adamax::AdamaxConfig;
 use crate::declare::Options;
 use crate::error::{OptimError, Result};
 use crate::group::ParamGroup;
+use crate::nadam::NAdamConfig;
 use crate::optimizer::Optimizer;
+use crate::radam::RAdamConfig;
 use crate::rmsprop::RmsPropConfig;
 use crate::rule::{Optim, Rule};
 use crate::settings::OptimizerSettings;
@@ -135,11 +139,12 @@ registry! {
     /// assert_eq!((kind, kind.label()), (OptimizerKind::Momentum, "SGD+momentum"));
     /// assert_eq!(kind.to_string(), "momentum");
     /// let names: Vec<&str> = OptimizerKind::ALL.iter().map(|k| k.name()).collect();
-    /// assert_eq!(names, ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"]);
+    /// assert_eq!(&names[..6], ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"]);
     /// let err = "adam_w".parse::<OptimizerKind>().unwrap_err();
     /// assert_eq!(
     ///     err.to_string(),
-    ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw"
+    ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
+    ///      adadelta, adamax, nadam, nadamw, radam"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -158,6 +163,20 @@ registry! {
             AdamConfig::default();
         /// AdamW: Adam with the decay θ ← θ − ε θ/C outside the adaptive step ([`crate::AdamW`]).
         AdamW = "adamw", "AdamW", "Adam with decoupled weight decay", AdamConfig::adamw();
+        /// Adadelta, ρ = 0.9, ε = 1 ([`crate::Adadelta`]).
+        Adadelta = "adadelta", "Adadelta", "Adadelta (ρ = 0.9)", AdadeltaConfig::default();
+        /// Adamax: Adam with an infinity-norm second moment ([`crate::Adamax`]).
+        Adamax = "adamax", "Adamax", "Adam with the infinity norm (ρ₁, ρ₂) = (0.9, 0.999)",
+            AdamaxConfig::default();
+        /// NAdam: Adam with Nesterov momentum ([`crate::NAdam`]).
+        NAdam = "nadam", "NAdam", "Adam with Nesterov momentum, weight decay coupled",
+            NAdamConfig::default();
+        /// NAdamW: NAdam with decoupled weight decay ([`crate::NAdam`]).
+        NAdamW = "nadamw", "NAdamW", "NAdam with decoupled weight decay",
+            NAdamConfig { decoupled_weight_decay: true, ..NAdamConfig::default() };
+        /// RAdam: Adam with the rectified adaptive step ([`crate::RAdam`]).
+        RAdam = "radam", "RAdam", "rectified Adam: momentum steps until ρ_t > 5",
+            RAdamConfig::default();
     }
 }
 

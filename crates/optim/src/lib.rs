@@ -54,8 +54,10 @@
 //! Updates are fused (one pass over θ, g and the state per parameter), split
 //! across threads for large parameters, and allocate nothing after the first step.
 
+pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
+pub mod adamax;
 pub mod clip;
 mod core;
 mod declare;
@@ -64,9 +66,11 @@ mod file;
 pub mod finite;
 pub mod group;
 pub mod kind;
+pub mod nadam;
 pub mod onecycle;
 pub mod optimizer;
 mod par;
+pub mod radam;
 pub mod rmsprop;
 pub mod rule;
 pub mod schedule;
@@ -75,16 +79,20 @@ pub mod sgd;
 pub mod state;
 mod validate;
 
+pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW};
+pub use adamax::{Adamax, AdamaxConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use declare::Options;
 pub use error::{OptimError, Result};
 pub use finite::{ApplyIfFinite, NonFiniteCounts, StepOutcome};
 pub use group::{Group, ParamGroup};
 pub use kind::{MOMENTUM, OptimizerKind};
+pub use nadam::{NAdam, NAdamConfig};
 pub use onecycle::{Anneal, OneCycleLr};
 pub use optimizer::Optimizer;
+pub use radam::{RAdam, RAdamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use rule::{Optim, Rule, StepData};
 pub use schedule::{CosineAnnealingLr, LinearLr, LrScheduler, Scheduler, SequentialLr, StepLr};

@@ -56,6 +56,14 @@ pub trait Rule: Options {
         true
     }
 
+    /// The length of `BUFFERS[index]` for a parameter of `numel` elements:
+    /// `numel`, or 1 for a scalar the optimizer keeps per parameter (NAdam's
+    /// μ product).
+    fn buffer_len(&self, index: usize, numel: usize) -> usize {
+        let _ = index;
+        numel
+    }
+
     /// The value every element of `BUFFERS[index]` starts from.
     fn initial(&self, index: usize) -> f64 {
         let _ = index;
@@ -135,7 +143,7 @@ fn keeps_state<R: Rule>(cfg: &R) -> bool {
 fn new_slot<T: Float, R: Rule>(cfg: &R, numel: usize) -> Slot<T> {
     let buffers = (0..R::BUFFERS.len())
         .map(|i| match cfg.keeps(i) {
-            true => vec![T::from_f64(cfg.initial(i)); numel],
+            true => vec![T::from_f64(cfg.initial(i)); cfg.buffer_len(i, numel)],
             false => Vec::new(),
         })
         .collect();
@@ -172,9 +180,8 @@ fn restore<T: Float, R: Rule>(
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            Ok(saved
-                .take_if(name, cfg.keeps(i), numel)?
-                .unwrap_or_default())
+            let len = cfg.buffer_len(i, numel);
+            Ok(saved.take_if(name, cfg.keeps(i), len)?.unwrap_or_default())
         })
         .collect::<std::result::Result<_, String>>()?;
     Ok(Slot {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::table::rows;
+use common::table::{maximizes, rows};
 use common::{noise, values, vector};
 use tapegrad_optim::{AdamConfig, AdamW, CosineAnnealingLr, Optimizer, ParamGroup, Scheduler};
 use tapegrad_tape::{Tensor, Var};
@@ -31,9 +31,11 @@ fn minimize(
 ) -> f64 {
     let mut sched =
         anneal.then(|| Scheduler::new(CosineAnnealingLr::new(steps, 0.0).unwrap(), opt).unwrap());
+    // An optimizer that ascends minimizes f when it is given −f.
+    let sign = if maximizes(opt) { -1.0 } else { 1.0 };
     for _ in 0..steps {
         opt.zero_grad();
-        loss().backward().unwrap();
+        loss().mul_scalar(sign).backward().unwrap();
         opt.step().unwrap();
         if let Some(s) = sched.as_mut() {
             s.step(opt).unwrap();

@@ -7,10 +7,11 @@ mod common;
 
 use common::table::{Dtype, Reference, Row, rows, rows_like};
 use common::{f64s, fixture_cases, param, set_grad, usizes, values};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, CosineAnnealingLr, LrScheduler, Optimizer,
-    RmsProp, RmsPropConfig, Scheduler, Sgd, SgdConfig, StepLr, clip_grad_norm,
+    AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, CosineAnnealingLr, LrScheduler,
+    NAdamConfig, Optim, Optimizer, RAdamConfig, RmsPropConfig, Rule, Scheduler, SgdConfig, StepLr,
+    clip_grad_norm,
 };
 use tapegrad_tape::{Float, Var};
 
@@ -32,97 +33,49 @@ fn num(v: &Value) -> f64 {
     v.as_f64().expect("number")
 }
 
-fn flag(v: &Value) -> bool {
-    v.as_bool().expect("bool")
+/// `cfg` with the case's options set by their PyTorch names (a pair such as
+/// `betas` as `betas.0`, `betas.1`); every option must exist.
+fn configured<R: Rule>(mut cfg: R, optimizer: &str, options: &Map<String, Value>) -> R {
+    for (key, value) in options {
+        let set = match value {
+            Value::Bool(b) => cfg.set(key, f64::from(u8::from(*b))),
+            Value::Number(_) => cfg.set(key, num(value)),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, x)| cfg.set(&format!("{key}.{i}"), num(x))),
+            other => panic!("{optimizer}: option {key} = {other} of the fixture is not a value"),
+        };
+        set.unwrap_or_else(|e| {
+            panic!("{optimizer}: option {key} of the fixture is not mapped: {e}")
+        });
+    }
+    cfg
 }
 
-fn betas(v: &Value) -> (f64, f64) {
-    let b = f64s(v);
-    (b[0], b[1])
-}
-
-fn unmapped(optimizer: &str, key: &str) -> ! {
-    panic!("{optimizer}: option {key} of the fixture is not mapped")
-}
-
-/// The optimizer a case describes; every option key must be understood.
+/// The optimizer a case describes, from PyTorch's defaults for its class;
+/// every option key must be understood.
 fn described<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T>> {
+    fn boxed<T: Float, R: Rule>(
+        cfg: R,
+        name: &str,
+        options: &Map<String, Value>,
+        params: Vec<Var<T>>,
+    ) -> Box<dyn Optimizer<T>> {
+        Box::new(Optim::new(params, configured(cfg, name, options)).unwrap())
+    }
     let name = case["optimizer"].as_str().expect("optimizer name");
-    let options = case["options"].as_object().expect("options");
+    let o = case["options"].as_object().expect("options");
     match name {
-        "SGD" => {
-            let mut c = SgdConfig::default();
-            for (k, v) in options {
-                match k.as_str() {
-                    "lr" => c.lr = num(v),
-                    "momentum" => c.momentum = num(v),
-                    "dampening" => c.dampening = num(v),
-                    "weight_decay" => c.weight_decay = num(v),
-                    "nesterov" => c.nesterov = flag(v),
-                    "maximize" => c.maximize = flag(v),
-                    _ => unmapped(name, k),
-                }
-            }
-            Box::new(Sgd::new(params, c).unwrap())
-        }
-        "Adagrad" => {
-            let mut c = AdagradConfig::default();
-            for (k, v) in options {
-                match k.as_str() {
-                    "lr" => c.lr = num(v),
-                    "lr_decay" => c.lr_decay = num(v),
-                    "weight_decay" => c.weight_decay = num(v),
-                    "initial_accumulator_value" => c.initial_accumulator_value = num(v),
-                    "eps" => c.eps = num(v),
-                    _ => unmapped(name, k),
-                }
-            }
-            Box::new(Adagrad::new(params, c).unwrap())
-        }
-        "RMSprop" => {
-            let mut c = RmsPropConfig::default();
-            for (k, v) in options {
-                match k.as_str() {
-                    "lr" => c.lr = num(v),
-                    "alpha" => c.alpha = num(v),
-                    "eps" => c.eps = num(v),
-                    "momentum" => c.momentum = num(v),
-                    "centered" => c.centered = flag(v),
-                    "weight_decay" => c.weight_decay = num(v),
-                    _ => unmapped(name, k),
-                }
-            }
-            Box::new(RmsProp::new(params, c).unwrap())
-        }
-        "Adam" => {
-            let mut c = AdamConfig::default();
-            for (k, v) in options {
-                match k.as_str() {
-                    "lr" => c.lr = num(v),
-                    "betas" => c.betas = betas(v),
-                    "eps" => c.eps = num(v),
-                    "weight_decay" => c.weight_decay = num(v),
-                    "amsgrad" => c.amsgrad = flag(v),
-                    "bias_correction" => c.bias_correction = flag(v),
-                    _ => unmapped(name, k),
-                }
-            }
-            Box::new(Adam::new(params, c).unwrap())
-        }
-        "AdamW" => {
-            let mut c = AdamConfig::adamw();
-            for (k, v) in options {
-                match k.as_str() {
-                    "lr" => c.lr = num(v),
-                    "betas" => c.betas = betas(v),
-                    "eps" => c.eps = num(v),
-                    "weight_decay" => c.weight_decay = num(v),
-                    "amsgrad" => c.amsgrad = flag(v),
-                    _ => unmapped(name, k),
-                }
-            }
-            Box::new(AdamW::new(params, c).unwrap())
-        }
+        "SGD" => boxed(SgdConfig::default(), name, o, params),
+        "Adagrad" => boxed(AdagradConfig::default(), name, o, params),
+        "RMSprop" => boxed(RmsPropConfig::default(), name, o, params),
+        "Adam" => boxed(AdamConfig::default(), name, o, params),
+        "AdamW" => boxed(AdamConfig::adamw(), name, o, params),
+        "Adadelta" => boxed(AdadeltaConfig::default(), name, o, params),
+        "Adamax" => boxed(AdamaxConfig::default(), name, o, params),
+        "NAdam" => boxed(NAdamConfig::default(), name, o, params),
+        "RAdam" => boxed(RAdamConfig::default(), name, o, params),
         other => panic!("optimizer {other} of the fixture is not mapped"),
     }
 }
@@ -266,7 +219,7 @@ fn run_case<T: Dtype>(name: &str, case: &Value, rtol: f64, atol: f64) -> (&'stat
 
 fn run_all<T: Dtype>(rtol: f64, atol: f64) {
     let cases = fixture_cases();
-    assert_eq!(cases.len(), 18, "the fixture has 18 cases");
+    assert_eq!(cases.len(), 28, "the fixture has 28 cases");
     for (name, case) in &cases {
         let (row, worst) = run_case::<T>(name, case, rtol, atol);
         println!(

@@ -49,13 +49,17 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
     match &err {
         OptimError::UnknownOptimizer { given, valid } => {
             assert_eq!(given, "lbfgs");
-            assert_eq!(valid, "sgd, momentum, adagrad, rmsprop, adam, adamw");
+            assert_eq!(
+                valid,
+                "sgd, momentum, adagrad, rmsprop, adam, adamw, adadelta, adamax, nadam, nadamw, radam"
+            );
         }
         other => panic!("expected UnknownOptimizer, got {other:?}"),
     }
     assert_eq!(
         err.to_string(),
-        "unknown optimizer `lbfgs`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw"
+        "unknown optimizer `lbfgs`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
+         adadelta, adamax, nadam, nadamw, radam"
     );
     assert!("".parse::<OptimizerKind>().is_err());
 }
@@ -65,7 +69,19 @@ fn labels_are_the_experiments_names() {
     let labels = OptimizerKind::ALL.map(OptimizerKind::label);
     assert_eq!(
         labels,
-        ["SGD", "SGD+momentum", "AdaGrad", "RMSprop", "Adam", "AdamW"]
+        [
+            "SGD",
+            "SGD+momentum",
+            "AdaGrad",
+            "RMSprop",
+            "Adam",
+            "AdamW",
+            "Adadelta",
+            "Adamax",
+            "NAdam",
+            "NAdamW",
+            "RAdam"
+        ]
     );
     let bert = OptimizerSettings {
         bias_correction: false,
@@ -106,6 +122,10 @@ fn the_builder_passes_lr_and_weight_decay_and_keeps_the_other_defaults() {
             OptimizerKind::RmsProp => "RMSprop",
             OptimizerKind::Adam => "Adam",
             OptimizerKind::AdamW => "AdamW",
+            OptimizerKind::Adadelta => "Adadelta",
+            OptimizerKind::Adamax => "Adamax",
+            OptimizerKind::NAdam | OptimizerKind::NAdamW => "NAdam",
+            OptimizerKind::RAdam => "RAdam",
         };
         assert_eq!(opt.name(), want);
         if kind.has_bias_correction() {

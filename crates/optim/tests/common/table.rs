@@ -12,8 +12,9 @@
 //! [`OptimizerSettings`] (`settings.rs` checks).
 
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, ApplyIfFinite, OptimError, Optimizer,
-    OptimizerKind, OptimizerSettings, ParamGroup, RmsProp, RmsPropConfig, Sgd, SgdConfig,
+    Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Adamax,
+    AdamaxConfig, ApplyIfFinite, NAdam, NAdamConfig, OptimError, Optimizer, OptimizerKind,
+    OptimizerSettings, ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -136,6 +137,8 @@ const RMSPROP_QUADRATIC: Fit = fit(0.05, 2000, true, 1e-5);
 const RMSPROP_LOGISTIC: Fit = fit(0.01, 3000, true, 1e-5);
 const ADAM_QUADRATIC: Fit = fit(0.1, 2000, true, 1e-5);
 const ADAM_LOGISTIC: Fit = fit(0.05, 3000, true, 1e-5);
+const ADADELTA_QUADRATIC: Fit = fit(1.0, 3000, true, 1e-5);
+const ADADELTA_LOGISTIC: Fit = fit(1.0, 3000, true, 1e-5);
 
 const NO_DECOUPLED_SGD: Reference = Reference::Unavailable(
     "PyTorch's SGD has no decoupled weight decay; equivalences.rs checks the lecture's form",
@@ -356,6 +359,138 @@ pub fn rows() -> Vec<Row> {
             None,
         ),
         row(
+            "adadelta",
+            builds!(|g| settings(K::Adadelta).build_with_groups(g)?),
+            Fixture,
+            ADADELTA_QUADRATIC,
+            Some(ADADELTA_LOGISTIC),
+        ),
+        row(
+            "adadelta_rho_eps_l2_maximize",
+            builds!(|g| {
+                let cfg = AdadeltaConfig {
+                    lr: 0.5,
+                    rho: 0.8,
+                    eps: 1e-5,
+                    weight_decay: 0.05,
+                    maximize: true,
+                };
+                Adadelta::with_groups(g, cfg)?
+            }),
+            Fixture,
+            ADADELTA_QUADRATIC,
+            Some(ADADELTA_LOGISTIC),
+        ),
+        row(
+            "adamax",
+            builds!(|g| settings(K::Adamax).with_lr(0.01).build_with_groups(g)?),
+            Fixture,
+            ADAM_QUADRATIC,
+            Some(ADAM_LOGISTIC),
+        ),
+        row(
+            "adamax_l2_maximize",
+            builds!(|g| {
+                let cfg = AdamaxConfig {
+                    lr: 0.01,
+                    betas: (0.8, 0.99),
+                    eps: 1e-6,
+                    weight_decay: 0.1,
+                    maximize: true,
+                };
+                Adamax::with_groups(g, cfg)?
+            }),
+            Fixture,
+            ADAM_QUADRATIC,
+            Some(ADAM_LOGISTIC),
+        ),
+        row(
+            "nadam",
+            builds!(|g| settings(K::NAdam).with_lr(0.01).build_with_groups(g)?),
+            Fixture,
+            ADAM_QUADRATIC,
+            Some(ADAM_LOGISTIC),
+        ),
+        row(
+            "nadam_l2_momentum_decay",
+            builds!(|g| {
+                let cfg = NAdamConfig {
+                    lr: 0.01,
+                    betas: (0.85, 0.99),
+                    eps: 1e-7,
+                    weight_decay: 0.1,
+                    momentum_decay: 0.01,
+                    ..NAdamConfig::default()
+                };
+                NAdam::with_groups(g, cfg)?
+            }),
+            Fixture,
+            ADAM_QUADRATIC,
+            Some(ADAM_LOGISTIC),
+        ),
+        row(
+            "nadamw_maximize",
+            builds!(|g| {
+                let cfg = NAdamConfig {
+                    lr: 0.01,
+                    weight_decay: 0.1,
+                    decoupled_weight_decay: true,
+                    maximize: true,
+                    ..NAdamConfig::default()
+                };
+                NAdam::with_groups(g, cfg)?
+            }),
+            Fixture,
+            ADAM_QUADRATIC,
+            None,
+        ),
+        row(
+            "nadamw",
+            builds!(|g| settings(K::NAdamW).with_lr(0.01).build_with_groups(g)?),
+            Reference::Unavailable("nadamw_maximize covers NAdamW's arithmetic with maximize on"),
+            ADAM_QUADRATIC,
+            None,
+        ),
+        row(
+            "radam",
+            builds!(|g| settings(K::RAdam).with_lr(0.01).build_with_groups(g)?),
+            Fixture,
+            ADAM_QUADRATIC,
+            Some(ADAM_LOGISTIC),
+        ),
+        row(
+            "radam_l2",
+            builds!(|g| {
+                let cfg = RAdamConfig {
+                    lr: 0.01,
+                    betas: (0.8, 0.9),
+                    eps: 1e-6,
+                    weight_decay: 0.1,
+                    ..RAdamConfig::default()
+                };
+                RAdam::with_groups(g, cfg)?
+            }),
+            Fixture,
+            ADAM_QUADRATIC,
+            Some(ADAM_LOGISTIC),
+        ),
+        row(
+            "radam_decoupled_maximize",
+            builds!(|g| {
+                let cfg = RAdamConfig {
+                    lr: 0.01,
+                    weight_decay: 0.1,
+                    decoupled_weight_decay: true,
+                    maximize: true,
+                    ..RAdamConfig::default()
+                };
+                RAdam::with_groups(g, cfg)?
+            }),
+            Fixture,
+            ADAM_QUADRATIC,
+            None,
+        ),
+        row(
             "adam_amsgrad_apply_if_finite",
             builds!(|g| {
                 let cfg = AdamConfig {
@@ -420,4 +555,11 @@ pub fn keeps_state<T: Float>(opt: &dyn Optimizer<T>) -> bool {
     let options = opt.state_dict().options;
     let momentum = options.iter().find(|(n, _)| n == "momentum").map(|o| o.1);
     !(opt.name() == "SGD" && momentum == Some(0.0))
+}
+
+/// Whether the optimizer ascends (`maximize`): a test minimizing f then gives
+/// it the gradient of −f.
+pub fn maximizes<T: Float>(opt: &dyn Optimizer<T>) -> bool {
+    let options = opt.state_dict().options;
+    options.iter().any(|(n, v)| n == "maximize" && *v == 1.0)
 }
