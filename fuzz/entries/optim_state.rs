@@ -5,8 +5,9 @@
 //! The first byte holds options: bit 0 wraps the rest in a valid header (magic,
 //! length, FNV-1a checksum) so that the fuzzer reaches the payload decoder
 //! past the checksum, else the rest is the whole file; bit 1 uses `f64`
-//! parameters (else `f32`); bits 2–4 choose the optimizer (SGD with momentum,
-//! AdaGrad, RMSprop, Adam with AMSGrad, AdamW, plain SGD). The optimizer holds
+//! parameters (else `f32`); bits 2–5 choose the optimizer, modulo 10 (SGD with
+//! momentum, AdaGrad, RMSprop, Adam with AMSGrad, AdamW, plain SGD, Adadelta,
+//! Adamax, NAdamW, RAdam). The optimizer holds
 //! two groups over parameters of shapes [2, 3], [3] and [4].
 //!
 //! Every input must give `Ok` or `Err`, never a panic; a refused file must leave
@@ -15,8 +16,9 @@
 use std::path::Path;
 
 use tapegrad_optim::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Optimizer, ParamGroup, RmsProp, RmsPropConfig,
-    Sgd, SgdConfig,
+    Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Adamax,
+    AdamaxConfig, NAdam, NAdamConfig, Optimizer, ParamGroup, RAdam, RAdamConfig, RmsProp,
+    RmsPropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::{Float, Tensor, Var};
 
@@ -47,13 +49,13 @@ pub fn params<T: Float>() -> Vec<Var<T>> {
         .collect()
 }
 
-/// Optimizer `kind` (0..6) over `params`, in two groups.
+/// Optimizer `kind` (0..10) over `params`, in two groups.
 pub fn optimizer<T: Float>(kind: u8, params: &[Var<T>]) -> Box<dyn Optimizer<T>> {
     let groups = vec![
         ParamGroup::new(vec![params[0].clone(), params[1].clone()]),
         ParamGroup::new(vec![params[2].clone()]).with_lr(0.02),
     ];
-    let built: tapegrad_optim::Result<Box<dyn Optimizer<T>>> = match kind % 6 {
+    let built: tapegrad_optim::Result<Box<dyn Optimizer<T>>> = match kind % 10 {
         0 => Sgd::with_groups(
             groups,
             SgdConfig {
@@ -82,6 +84,18 @@ pub fn optimizer<T: Float>(kind: u8, params: &[Var<T>]) -> Box<dyn Optimizer<T>>
         )
         .map(|o| Box::new(o) as _),
         4 => AdamW::with_groups(groups, AdamConfig::adamw()).map(|o| Box::new(o) as _),
+        6 => Adadelta::with_groups(groups, AdadeltaConfig::default()).map(|o| Box::new(o) as _),
+        7 => Adamax::with_groups(groups, AdamaxConfig::default()).map(|o| Box::new(o) as _),
+        8 => NAdam::with_groups(
+            groups,
+            NAdamConfig {
+                weight_decay: 0.01,
+                decoupled_weight_decay: true,
+                ..Default::default()
+            },
+        )
+        .map(|o| Box::new(o) as _),
+        9 => RAdam::with_groups(groups, RAdamConfig::default()).map(|o| Box::new(o) as _),
         _ => Sgd::with_groups(
             groups,
             SgdConfig {
@@ -106,7 +120,7 @@ pub fn run(data: &[u8], scratch: &Path) {
         rest.to_vec()
     };
     std::fs::write(scratch, &file).expect("the scratch file can be written");
-    let kind = (options >> 2) & 7;
+    let kind = (options >> 2) & 15;
     if options & 2 != 0 {
         load::<f64>(kind, scratch);
     } else {

@@ -10,6 +10,7 @@ use crate::adadelta::AdadeltaConfig;
 use crate::adagrad::AdagradConfig;
 use crate::adam::AdamConfig;
 use crate::adamax::AdamaxConfig;
+use crate::asgd::AsgdConfig;
 use crate::declare::Options;
 use crate::error::{OptimError, Result};
 use crate::group::ParamGroup;
@@ -17,6 +18,7 @@ use crate::nadam::NAdamConfig;
 use crate::optimizer::Optimizer;
 use crate::radam::RAdamConfig;
 use crate::rmsprop::RmsPropConfig;
+use crate::rprop::RpropConfig;
 use crate::rule::{Optim, Rule};
 use crate::settings::OptimizerSettings;
 use crate::sgd::SgdConfig;
@@ -144,7 +146,7 @@ registry! {
     /// assert_eq!(
     ///     err.to_string(),
     ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-    ///      adadelta, adamax, nadam, nadamw, radam"
+    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -177,6 +179,12 @@ registry! {
         /// RAdam: Adam with the rectified adaptive step ([`crate::RAdam`]).
         RAdam = "radam", "RAdam", "rectified Adam: momentum steps until ρ_t > 5",
             RAdamConfig::default();
+        /// ASGD: SGD with a decaying step that averages the iterates ([`crate::Asgd`]).
+        Asgd = "asgd", "ASGD", "averaged SGD (the average θ̄ is kept as state)",
+            AsgdConfig::default();
+        /// Rprop: per-element step sizes from the signs of g ([`crate::Rprop`]; full batch).
+        Rprop = "rprop", "Rprop", "resilient backpropagation (for full-batch gradients)",
+            RpropConfig::default();
     }
 }
 

@@ -9,9 +9,9 @@ use common::table::{Dtype, Reference, Row, rows, rows_like};
 use common::{f64s, fixture_cases, param, set_grad, usizes, values};
 use serde_json::{Map, Value};
 use tapegrad_optim::{
-    AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, CosineAnnealingLr, LrScheduler,
-    NAdamConfig, Optim, Optimizer, RAdamConfig, RmsPropConfig, Rule, Scheduler, SgdConfig, StepLr,
-    clip_grad_norm,
+    AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig, CosineAnnealingLr,
+    LrScheduler, NAdamConfig, Optim, Optimizer, ParamState, RAdamConfig, RmsPropConfig,
+    RpropConfig, Rule, Scheduler, SgdConfig, StepLr, clip_grad_norm,
 };
 use tapegrad_tape::{Float, Var};
 
@@ -27,6 +27,7 @@ const KNOWN_KEYS: &[&str] = &[
     "clip_grad_norm",
     "total_norm_before_clip",
     "source",
+    "state",
 ];
 
 fn num(v: &Value) -> f64 {
@@ -76,6 +77,8 @@ fn described<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T
         "Adamax" => boxed(AdamaxConfig::default(), name, o, params),
         "NAdam" => boxed(NAdamConfig::default(), name, o, params),
         "RAdam" => boxed(RAdamConfig::default(), name, o, params),
+        "ASGD" => boxed(AsgdConfig::default(), name, o, params),
+        "Rprop" => boxed(RpropConfig::default(), name, o, params),
         other => panic!("optimizer {other} of the fixture is not mapped"),
     }
 }
@@ -214,12 +217,48 @@ fn run_case<T: Dtype>(name: &str, case: &Value, rtol: f64, atol: f64) -> (&'stat
             worst = worst.max(assert_close(&what, &values(p), &f64s(want), rtol, atol));
         }
     }
+    let state = opt.state_dict();
+    for (i, want) in case["state"].as_array().unwrap().iter().enumerate() {
+        let what = format!("{name} ({}) state of param {i}", T::NAME);
+        worst = worst.max(assert_state(&what, &state.state[0][i], want, rtol, atol));
+    }
     (row.name, worst)
+}
+
+/// The state PyTorch keeps for one parameter after the last step, buffer by
+/// buffer under the same names; `step` is the step count.
+fn assert_state<T: Float>(
+    what: &str,
+    got: &Option<ParamState<T>>,
+    want: &Value,
+    rtol: f64,
+    atol: f64,
+) -> f64 {
+    let want = want.as_object().unwrap();
+    let Some(got) = got else {
+        assert!(want.is_empty(), "{what}: no state, PyTorch has {want:?}");
+        return 0.0;
+    };
+    let mut worst: f64 = 0.0;
+    for (name, values) in want {
+        let values = f64s(values);
+        if name == "step" {
+            assert_eq!(got.step as f64, values[0], "{what}: step");
+            continue;
+        }
+        let buffer = got
+            .buffer(name)
+            .unwrap_or_else(|| panic!("{what}: no buffer {name}, which PyTorch keeps"));
+        let buffer: Vec<f64> = buffer.iter().map(|x| x.to_f64()).collect();
+        let what = format!("{what}: {name}");
+        worst = worst.max(assert_close(&what, &buffer, &values, rtol, atol));
+    }
+    worst
 }
 
 fn run_all<T: Dtype>(rtol: f64, atol: f64) {
     let cases = fixture_cases();
-    assert_eq!(cases.len(), 28, "the fixture has 28 cases");
+    assert_eq!(cases.len(), 32, "the fixture has 32 cases");
     for (name, case) in &cases {
         let (row, worst) = run_case::<T>(name, case, rtol, atol);
         println!(

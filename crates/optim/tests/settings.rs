@@ -51,7 +51,8 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
             assert_eq!(given, "lbfgs");
             assert_eq!(
                 valid,
-                "sgd, momentum, adagrad, rmsprop, adam, adamw, adadelta, adamax, nadam, nadamw, radam"
+                "sgd, momentum, adagrad, rmsprop, adam, adamw, adadelta, adamax, nadam, nadamw, radam, \
+                 asgd, rprop"
             );
         }
         other => panic!("expected UnknownOptimizer, got {other:?}"),
@@ -59,7 +60,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
     assert_eq!(
         err.to_string(),
         "unknown optimizer `lbfgs`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-         adadelta, adamax, nadam, nadamw, radam"
+         adadelta, adamax, nadam, nadamw, radam, asgd, rprop"
     );
     assert!("".parse::<OptimizerKind>().is_err());
 }
@@ -80,7 +81,9 @@ fn labels_are_the_experiments_names() {
             "Adamax",
             "NAdam",
             "NAdamW",
-            "RAdam"
+            "RAdam",
+            "ASGD",
+            "Rprop"
         ]
     );
     let bert = OptimizerSettings {
@@ -126,6 +129,8 @@ fn the_builder_passes_lr_and_weight_decay_and_keeps_the_other_defaults() {
             OptimizerKind::Adamax => "Adamax",
             OptimizerKind::NAdam | OptimizerKind::NAdamW => "NAdam",
             OptimizerKind::RAdam => "RAdam",
+            OptimizerKind::Asgd => "ASGD",
+            OptimizerKind::Rprop => "Rprop",
         };
         assert_eq!(opt.name(), want);
         if kind.has_bias_correction() {

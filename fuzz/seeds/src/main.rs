@@ -132,7 +132,7 @@ fn safetensors_seeds<T: Float>(tag: &str) {
 }
 
 fn optim_seeds<T: Float>(dtype_bit: u8) {
-    for kind in 0..6u8 {
+    for kind in 0..10u8 {
         for steps in [0, 2] {
             let params = optim_entry::params::<T>();
             let mut opt = optim_entry::optimizer(kind, &params);

@@ -13,8 +13,9 @@
 
 use tapegrad_optim::{
     Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Adamax,
-    AdamaxConfig, ApplyIfFinite, NAdam, NAdamConfig, OptimError, Optimizer, OptimizerKind,
-    OptimizerSettings, ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig, Sgd, SgdConfig,
+    AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, NAdam, NAdamConfig, OptimError, Optimizer,
+    OptimizerKind, OptimizerSettings, ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig,
+    Rprop, RpropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -489,6 +490,57 @@ pub fn rows() -> Vec<Row> {
             Fixture,
             ADAM_QUADRATIC,
             None,
+        ),
+        row(
+            "asgd",
+            builds!(|g| settings(K::Asgd).with_lr(0.05).build_with_groups(g)?),
+            Fixture,
+            // λ = 1e-4 decays θ as a penalty λθ²/2 would: the fixed point moves
+            // from w* by λ wᵢ*/aᵢ ≤ 6e-4, and ∇f is off by about λ|θ|.
+            fit(0.3, 300, false, 1e-3),
+            Some(fit(0.5, 2000, false, 1e-3)),
+        ),
+        row(
+            "asgd_averaging_l2_maximize",
+            builds!(|g| {
+                let cfg = AsgdConfig {
+                    lr: 0.05,
+                    lambd: 0.01,
+                    alpha: 0.5,
+                    t0: 2.0,
+                    weight_decay: 0.05,
+                    maximize: true,
+                };
+                Asgd::with_groups(g, cfg)?
+            }),
+            Fixture,
+            // λ = 0.01: the fixed point moves by up to 6e-2 (see above).
+            fit(0.3, 300, false, 0.1),
+            Some(fit(0.5, 2000, false, 2e-2)),
+        ),
+        row(
+            "rprop",
+            builds!(|g| settings(K::Rprop).with_lr(0.1).build_with_groups(g)?),
+            Fixture,
+            fit(0.1, 500, false, 1e-5),
+            Some(fit(0.1, 500, false, 1e-5)),
+        ),
+        row(
+            "rprop_etas_step_sizes_maximize",
+            builds!(|g| {
+                let cfg = RpropConfig {
+                    lr: 0.05,
+                    etas: (0.3, 1.5),
+                    step_sizes: (0.01, 0.08),
+                    maximize: true,
+                    ..RpropConfig::default()
+                };
+                Rprop::with_groups(g, cfg)?
+            }),
+            Fixture,
+            // Steps of at least Δ_min = 0.01 bound how close it gets.
+            fit(0.05, 500, false, 0.05),
+            Some(fit(0.05, 500, false, 1e-2)),
         ),
         row(
             "adam_amsgrad_apply_if_finite",
