@@ -67,6 +67,7 @@ mod file;
 pub mod finite;
 pub mod group;
 pub mod kind;
+pub mod lr_decay;
 pub mod nadam;
 pub mod onecycle;
 pub mod optimizer;
@@ -92,6 +93,9 @@ pub use error::{OptimError, Result};
 pub use finite::{ApplyIfFinite, NonFiniteCounts, StepOutcome};
 pub use group::{Group, ParamGroup};
 pub use kind::{MOMENTUM, OptimizerKind};
+pub use lr_decay::{
+    ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr, PolynomialLr,
+};
 pub use nadam::{NAdam, NAdamConfig};
 pub use onecycle::{Anneal, OneCycleLr};
 pub use optimizer::Optimizer;

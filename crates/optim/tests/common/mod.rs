@@ -17,17 +17,22 @@ pub const FIXTURE: &str = concat!(
 /// The fixture's cases by name. A missing file fails the test, naming the file
 /// and the command that writes it.
 pub fn fixture_cases() -> serde_json::Map<String, Value> {
-    let text = std::fs::read_to_string(FIXTURE).unwrap_or_else(|e| {
-        panic!(
-            "{FIXTURE}: {e}; write it with `python3 fixtures/generate.py optim_reference.json` \
-             (needs PyTorch: `python3 -m pip install -r fixtures/requirements.txt`)"
-        )
-    });
-    let root: Value = serde_json::from_str(&text).expect("fixture is valid JSON");
-    root["cases"]
+    fixture(FIXTURE)["cases"]
         .as_object()
         .expect("cases is an object")
         .clone()
+}
+
+/// A fixture file of the repository's `fixtures/`, parsed.
+pub fn fixture(path: &str) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        panic!(
+            "{path}: {e}; write it with `python3 fixtures/generate.py {name}` \
+             (needs PyTorch: `python3 -m pip install -r fixtures/requirements.txt`)"
+        )
+    });
+    serde_json::from_str(&text).expect("fixture is valid JSON")
 }
 
 pub fn f64s(v: &Value) -> Vec<f64> {
