@@ -103,7 +103,9 @@ pub use radam::{RAdam, RAdamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use rule::{Optim, Rule, StepData};
-pub use schedule::{CosineAnnealingLr, LinearLr, LrScheduler, Scheduler, SequentialLr, StepLr};
+pub use schedule::{
+    CosineAnnealingLr, LinearLr, LrScheduler, Scheduler, SchedulerState, SequentialLr, StepLr,
+};
 pub use settings::OptimizerSettings;
 pub use sgd::{Sgd, SgdConfig};
 pub use state::{GroupDict, MAX_STEP, ParamState, StateDict};

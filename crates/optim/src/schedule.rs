@@ -252,6 +252,29 @@ impl LrScheduler for SequentialLr {
     }
 }
 
+/// Prints the schedule's name, the base lrs and the steps taken.
+impl<S: LrScheduler> std::fmt::Debug for Scheduler<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("schedule", &self.schedule.name())
+            .field("base_lrs", &self.base_lrs)
+            .field("steps", &self.t)
+            .finish()
+    }
+}
+
+/// The state of a [`Scheduler`]: the schedule's name, the base lr of each
+/// group and the steps taken (PyTorch's `base_lrs` and `last_epoch`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchedulerState {
+    /// The schedule's name (`"StepLR"`, …), checked on restore.
+    pub schedule: String,
+    /// The base lr of each group.
+    pub base_lrs: Vec<f64>,
+    /// The scheduler steps taken.
+    pub steps: usize,
+}
+
 /// Applies a schedule to an optimizer: remembers each group's base lr and the
 /// number of steps taken, and sets every group's lr on each step.
 ///
@@ -275,9 +298,79 @@ pub struct Scheduler<S> {
 
 impl<S: LrScheduler> Scheduler<S> {
     /// Takes the groups' current lrs as the base lrs and sets lr(base, 0).
+    ///
+    /// To continue a saved run, use [`Scheduler::restore`] with the saved
+    /// [`Scheduler::state`]: after `opt.load(..)` the groups hold the lr of the
+    /// step where the run stopped, not the base lrs, so `new` would start a
+    /// new schedule from the wrong base.
     pub fn new<T: Float, O: Optimizer<T> + ?Sized>(schedule: S, opt: &mut O) -> Result<Self> {
         let base_lrs = opt.groups().iter().map(|g| g.lr).collect();
         Self::resume(schedule, base_lrs, 0, opt)
+    }
+
+    /// What [`Scheduler::restore`] needs to continue this schedule exactly.
+    ///
+    /// ```
+    /// use tapegrad_optim::{Optimizer, Scheduler, Sgd, SgdConfig, StepLr};
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let w = Var::parameter(Tensor::<f64>::zeros(&[1]));
+    /// let mut opt = Sgd::new(vec![w.clone()], SgdConfig { lr: 1.0, ..Default::default() }).unwrap();
+    /// let mut sched = Scheduler::new(StepLr::new(2, 0.5).unwrap(), &mut opt).unwrap();
+    /// for _ in 0..3 {
+    ///     sched.step(&mut opt).unwrap();
+    /// }
+    /// let saved = (opt.state_dict(), sched.state());
+    ///
+    /// let mut fresh = Sgd::new(vec![w], SgdConfig { lr: 1.0, ..Default::default() }).unwrap();
+    /// fresh.load_state_dict(&saved.0).unwrap();
+    /// let sched = Scheduler::restore(StepLr::new(2, 0.5).unwrap(), &saved.1, &mut fresh).unwrap();
+    /// assert_eq!((sched.base_lrs(), sched.steps_taken(), fresh.lr()), (&[1.0][..], 3, 0.5));
+    /// ```
+    pub fn state(&self) -> SchedulerState {
+        SchedulerState {
+            schedule: self.schedule.name().to_string(),
+            base_lrs: self.base_lrs.clone(),
+            steps: self.t,
+        }
+    }
+
+    /// Continues from a saved [`Scheduler::state`]; sets lr(base, t) on every
+    /// group. A state of another schedule, or with base lrs that are not
+    /// finite and ≥ 0, is [`OptimError::StateMismatch`]; one for another
+    /// number of groups too, and then the optimizer is left unchanged.
+    pub fn restore<T: Float, O: Optimizer<T> + ?Sized>(
+        schedule: S,
+        state: &SchedulerState,
+        opt: &mut O,
+    ) -> Result<Self> {
+        let mismatch = |reason: String| OptimError::StateMismatch {
+            optimizer: schedule.name(),
+            reason,
+        };
+        if state.schedule != schedule.name() {
+            return Err(mismatch(format!(
+                "the state was saved by {}",
+                state.schedule
+            )));
+        }
+        if let Some(bad) = state
+            .base_lrs
+            .iter()
+            .find(|lr| !(lr.is_finite() && **lr >= 0.0))
+        {
+            return Err(mismatch(format!(
+                "a saved base lr is {bad}, not finite and >= 0"
+            )));
+        }
+        if let Some(total) = schedule.total_steps()
+            && state.steps > total
+        {
+            return Err(mismatch(format!(
+                "the state has taken {} steps of the {total} the schedule has",
+                state.steps
+            )));
+        }
+        Self::resume(schedule, state.base_lrs.clone(), state.steps, opt)
     }
 
     /// Continues a schedule from step `t` with the given base lrs (for resuming a

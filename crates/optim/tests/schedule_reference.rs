@@ -135,3 +135,42 @@ fn invalid_schedule_options_are_refused() {
         "CosineAnnealingWarmRestarts: invalid T_mult = 0: must be >= 1",
     );
 }
+
+#[test]
+fn a_saved_schedule_state_restores_only_into_the_same_schedule() {
+    let w = vector::<f64>(&[0.0]);
+    let cfg = SgdConfig {
+        lr: 0.1,
+        ..Default::default()
+    };
+    let mut opt = Sgd::new(vec![w.clone()], cfg).unwrap();
+    let mut sched = Scheduler::new(ExponentialLr::new(0.5).unwrap(), &mut opt).unwrap();
+    sched.step(&mut opt).unwrap();
+    let state = sched.state();
+    assert_eq!(state.base_lrs, [0.1]);
+    assert_eq!((state.schedule.as_str(), state.steps), ("ExponentialLR", 1));
+    // Another schedule refuses it, and the optimizer keeps its lr.
+    let lr = opt.lr();
+    let err = Scheduler::restore(PolynomialLr::new(5, 1.0).unwrap(), &state, &mut opt).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "PolynomialLR: cannot load state: the state was saved by ExponentialLR"
+    );
+    assert_eq!(opt.lr(), lr);
+    // A base lr that no optimizer could have had is refused.
+    let bad = tapegrad_optim::SchedulerState {
+        base_lrs: vec![f64::NAN],
+        ..state.clone()
+    };
+    assert!(Scheduler::restore(ExponentialLr::new(0.5).unwrap(), &bad, &mut opt).is_err());
+    // A state for two groups does not fit one.
+    let two = tapegrad_optim::SchedulerState {
+        base_lrs: vec![0.1, 0.2],
+        ..state.clone()
+    };
+    assert!(Scheduler::restore(ExponentialLr::new(0.5).unwrap(), &two, &mut opt).is_err());
+    assert_eq!(opt.lr(), lr);
+    // The same schedule continues where it stopped.
+    let sched = Scheduler::restore(ExponentialLr::new(0.5).unwrap(), &state, &mut opt).unwrap();
+    assert_eq!((sched.steps_taken(), opt.lr()), (1, 0.05));
+}

@@ -103,12 +103,14 @@ fn check_resume_is_exact<T: Dtype>() {
             Scheduler::new(CosineAnnealingLr::new(6, 0.001).unwrap(), opt.as_mut()).unwrap();
         let mut reference = Vec::new();
         let mut saved_params = Vec::new();
+        let mut saved_schedule = None;
         let scratch = temp_file(&format!("{name}-{}.state", T::NAME));
         let path = &scratch.path;
         for step in 0..STEPS {
             if step == SAVE_AT {
                 opt.save(path).unwrap();
                 saved_params = copies(&params);
+                saved_schedule = Some(sched.state());
             }
             give_grads(&params, step);
             opt.step().unwrap();
@@ -119,9 +121,9 @@ fn check_resume_is_exact<T: Dtype>() {
         let params = saved_params;
         let mut opt = row.build(groups(&params));
         opt.load(path).unwrap();
-        let base = sched.base_lrs().to_vec();
         let schedule = CosineAnnealingLr::new(6, 0.001).unwrap();
-        let mut sched = Scheduler::resume(schedule, base, SAVE_AT, opt.as_mut()).unwrap();
+        let saved_schedule = saved_schedule.unwrap();
+        let mut sched = Scheduler::restore(schedule, &saved_schedule, opt.as_mut()).unwrap();
         for (step, want) in reference.iter().enumerate().skip(SAVE_AT) {
             give_grads(&params, step);
             opt.step().unwrap();
