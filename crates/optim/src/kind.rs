@@ -14,6 +14,7 @@ use crate::asgd::AsgdConfig;
 use crate::declare::Options;
 use crate::error::{OptimError, Result};
 use crate::group::ParamGroup;
+use crate::lion::LionConfig;
 use crate::nadam::NAdamConfig;
 use crate::optimizer::Optimizer;
 use crate::radam::RAdamConfig;
@@ -146,7 +147,7 @@ registry! {
     /// assert_eq!(
     ///     err.to_string(),
     ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop"
+    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -185,6 +186,9 @@ registry! {
         /// Rprop: per-element step sizes from the signs of g ([`crate::Rprop`]; full batch).
         Rprop = "rprop", "Rprop", "resilient backpropagation (for full-batch gradients)",
             RpropConfig::default();
+        /// Lion: the sign of an interpolated momentum ([`crate::Lion`], optax's `lion`).
+        Lion = "lion", "Lion", "sign of interpolated momentum (ρ₁, ρ₂) = (0.9, 0.99)",
+            LionConfig::default();
     }
 }
 

@@ -171,7 +171,7 @@ fn clamp<T: Float>(x: T, low: T, high: T) -> T {
 
 /// `torch.sign`: −1, 0 or 1, NaN for NaN.
 #[inline(always)]
-fn signum<T: Float>(x: T) -> T {
+pub(crate) fn signum<T: Float>(x: T) -> T {
     if x > T::ZERO {
         T::ONE
     } else if x < T::ZERO {

@@ -52,7 +52,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
             assert_eq!(
                 valid,
                 "sgd, momentum, adagrad, rmsprop, adam, adamw, adadelta, adamax, nadam, nadamw, radam, \
-                 asgd, rprop"
+                 asgd, rprop, lion"
             );
         }
         other => panic!("expected UnknownOptimizer, got {other:?}"),
@@ -60,7 +60,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
     assert_eq!(
         err.to_string(),
         "unknown optimizer `lbfgs`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-         adadelta, adamax, nadam, nadamw, radam, asgd, rprop"
+         adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion"
     );
     assert!("".parse::<OptimizerKind>().is_err());
 }
@@ -83,7 +83,8 @@ fn labels_are_the_experiments_names() {
             "NAdamW",
             "RAdam",
             "ASGD",
-            "Rprop"
+            "Rprop",
+            "Lion"
         ]
     );
     let bert = OptimizerSettings {
@@ -131,6 +132,7 @@ fn the_builder_passes_lr_and_weight_decay_and_keeps_the_other_defaults() {
             OptimizerKind::RAdam => "RAdam",
             OptimizerKind::Asgd => "ASGD",
             OptimizerKind::Rprop => "Rprop",
+            OptimizerKind::Lion => "Lion",
         };
         assert_eq!(opt.name(), want);
         if kind.has_bias_correction() {

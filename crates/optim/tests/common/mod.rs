@@ -14,13 +14,24 @@ pub const FIXTURE: &str = concat!(
     "/../../fixtures/optim_reference.json"
 );
 
-/// The fixture's cases by name. A missing file fails the test, naming the file
-/// and the command that writes it.
+/// optax's trajectories for the methods PyTorch lacks, in the same layout.
+pub const OPTAX_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/optax_reference.json"
+);
+
+/// The trajectory cases of both fixtures (PyTorch's and optax's) by name. A
+/// missing file fails the test, naming the file and the command that writes it.
 pub fn fixture_cases() -> serde_json::Map<String, Value> {
-    fixture(FIXTURE)["cases"]
-        .as_object()
-        .expect("cases is an object")
-        .clone()
+    let mut cases = serde_json::Map::new();
+    for file in [FIXTURE, OPTAX_FIXTURE] {
+        let root = fixture(file);
+        for (name, case) in root["cases"].as_object().expect("cases is an object") {
+            let before = cases.insert(name.clone(), case.clone());
+            assert!(before.is_none(), "case {name} is in both fixtures");
+        }
+    }
+    cases
 }
 
 /// A fixture file of the repository's `fixtures/`, parsed.

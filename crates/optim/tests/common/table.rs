@@ -13,9 +13,9 @@
 
 use tapegrad_optim::{
     Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Adamax,
-    AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, NAdam, NAdamConfig, OptimError, Optimizer,
-    OptimizerKind, OptimizerSettings, ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig,
-    Rprop, RpropConfig, Sgd, SgdConfig,
+    AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, Lion, LionConfig, NAdam, NAdamConfig,
+    OptimError, Optimizer, OptimizerKind, OptimizerSettings, ParamGroup, RAdam, RAdamConfig,
+    RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -541,6 +541,44 @@ pub fn rows() -> Vec<Row> {
             // Steps of at least Δ_min = 0.01 bound how close it gets.
             fit(0.05, 500, false, 0.05),
             Some(fit(0.05, 500, false, 1e-2)),
+        ),
+        row(
+            "lion",
+            builds!(|g| settings(K::Lion).with_lr(0.01).build_with_groups(g)?),
+            Fixture,
+            // Steps of exactly ε: it reaches w* within about ε of an annealed lr.
+            fit(0.01, 3000, true, 1e-5),
+            None,
+        ),
+        row(
+            "lion_betas_no_decay",
+            builds!(|g| {
+                let cfg = LionConfig {
+                    lr: 0.02,
+                    betas: (0.8, 0.95),
+                    weight_decay: 0.0,
+                    ..LionConfig::default()
+                };
+                Lion::with_groups(g, cfg)?
+            }),
+            Fixture,
+            fit(0.01, 3000, true, 1e-5),
+            None,
+        ),
+        row(
+            "lion_decay",
+            builds!(|g| {
+                let cfg = LionConfig {
+                    lr: 0.01,
+                    betas: (0.95, 0.98),
+                    weight_decay: 0.3,
+                    ..LionConfig::default()
+                };
+                Lion::with_groups(g, cfg)?
+            }),
+            Fixture,
+            fit(0.01, 3000, true, 1e-5),
+            None,
         ),
         row(
             "adam_amsgrad_apply_if_finite",
