@@ -14,6 +14,7 @@ use crate::asgd::AsgdConfig;
 use crate::declare::Options;
 use crate::error::{OptimError, Result};
 use crate::group::ParamGroup;
+use crate::lamb::LambConfig;
 use crate::lion::LionConfig;
 use crate::nadam::NAdamConfig;
 use crate::optimizer::Optimizer;
@@ -147,7 +148,7 @@ registry! {
     /// assert_eq!(
     ///     err.to_string(),
     ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion"
+    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -189,6 +190,9 @@ registry! {
         /// Lion: the sign of an interpolated momentum ([`crate::Lion`], optax's `lion`).
         Lion = "lion", "Lion", "sign of interpolated momentum (ρ₁, ρ₂) = (0.9, 0.99)",
             LionConfig::default();
+        /// LAMB: Adam with a per-tensor trust ratio ([`crate::Lamb`], optax's `lamb`).
+        Lamb = "lamb", "LAMB", "Adam rescaled per tensor by ‖θ‖/‖u‖ (large batches)",
+            LambConfig::default();
     }
 }
 

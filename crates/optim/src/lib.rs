@@ -67,6 +67,7 @@ mod file;
 pub mod finite;
 pub mod group;
 pub mod kind;
+pub mod lamb;
 pub mod lion;
 pub mod lr_decay;
 pub mod nadam;
@@ -94,6 +95,7 @@ pub use error::{OptimError, Result};
 pub use finite::{ApplyIfFinite, NonFiniteCounts, StepOutcome};
 pub use group::{Group, ParamGroup};
 pub use kind::{MOMENTUM, OptimizerKind};
+pub use lamb::{Lamb, LambConfig};
 pub use lion::{Lion, LionConfig};
 pub use lr_decay::{
     ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr, PolynomialLr,

@@ -211,9 +211,9 @@ fn only_rows_with_decoupled_decay_leave_out_the_logistic_problem() {
     for row in rows() {
         let opt = row.over(vec![vector::<f64>(&[0.0])]);
         let options = opt.state_dict().options;
-        // Lion has no switch: its decay is always decoupled (optax adds λθ
-        // after the sign).
-        let decoupled = opt.name() == "Lion"
+        // Lion and LAMB have no switch: their decay is always decoupled
+        // (optax adds λθ to the update, after the sign or Adam's scaling).
+        let decoupled = matches!(opt.name(), "Lion" | "LAMB")
             || options
                 .iter()
                 .any(|(name, value)| name == "decoupled_weight_decay" && *value == 1.0);

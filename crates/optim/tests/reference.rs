@@ -10,8 +10,8 @@ use common::{f64s, fixture_cases, param, set_grad, usizes, values};
 use serde_json::{Map, Value};
 use tapegrad_optim::{
     AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig, CosineAnnealingLr,
-    LionConfig, LrScheduler, NAdamConfig, Optim, Optimizer, ParamState, RAdamConfig, RmsPropConfig,
-    RpropConfig, Rule, Scheduler, SgdConfig, StepLr, clip_grad_norm,
+    LambConfig, LionConfig, LrScheduler, NAdamConfig, Optim, Optimizer, ParamState, RAdamConfig,
+    RmsPropConfig, RpropConfig, Rule, Scheduler, SgdConfig, StepLr, clip_grad_norm,
 };
 use tapegrad_tape::{Float, Var};
 
@@ -80,6 +80,7 @@ fn described<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T
         "ASGD" => boxed(AsgdConfig::default(), name, o, params),
         "Rprop" => boxed(RpropConfig::default(), name, o, params),
         "Lion" => boxed(LionConfig::default(), name, o, params),
+        "LAMB" => boxed(LambConfig::default(), name, o, params),
         other => panic!("optimizer {other} of the fixture is not mapped"),
     }
 }
@@ -259,7 +260,7 @@ fn assert_state<T: Float>(
 
 fn run_all<T: Dtype>(rtol: f64, atol: f64) {
     let cases = fixture_cases();
-    assert_eq!(cases.len(), 35, "the fixtures have 32 + 3 cases");
+    assert_eq!(cases.len(), 37, "the fixtures have 32 + 5 cases");
     for (name, case) in &cases {
         let (row, worst) = run_case::<T>(name, case, rtol, atol);
         println!(

@@ -13,9 +13,9 @@
 
 use tapegrad_optim::{
     Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Adamax,
-    AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, Lion, LionConfig, NAdam, NAdamConfig,
-    OptimError, Optimizer, OptimizerKind, OptimizerSettings, ParamGroup, RAdam, RAdamConfig,
-    RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd, SgdConfig,
+    AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, Lamb, LambConfig, Lion, LionConfig, NAdam,
+    NAdamConfig, OptimError, Optimizer, OptimizerKind, OptimizerSettings, ParamGroup, RAdam,
+    RAdamConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -581,6 +581,30 @@ pub fn rows() -> Vec<Row> {
             None,
         ),
         row(
+            "lamb",
+            builds!(|g| settings(K::Lamb).with_lr(0.01).build_with_groups(g)?),
+            Fixture,
+            ADAM_QUADRATIC,
+            None,
+        ),
+        row(
+            "lamb_decay_eps_root",
+            builds!(|g| {
+                let cfg = LambConfig {
+                    lr: 0.02,
+                    betas: (0.85, 0.99),
+                    eps: 1e-8,
+                    eps_root: 1e-10,
+                    weight_decay: 0.1,
+                    ..LambConfig::default()
+                };
+                Lamb::with_groups(g, cfg)?
+            }),
+            Fixture,
+            ADAM_QUADRATIC,
+            None,
+        ),
+        row(
             "adam_amsgrad_apply_if_finite",
             builds!(|g| {
                 let cfg = AdamConfig {
@@ -652,4 +676,10 @@ pub fn keeps_state<T: Float>(opt: &dyn Optimizer<T>) -> bool {
 pub fn maximizes<T: Float>(opt: &dyn Optimizer<T>) -> bool {
     let options = opt.state_dict().options;
     options.iter().any(|(n, v)| n == "maximize" && *v == 1.0)
+}
+
+/// Whether the optimizer's update of an element depends on the whole tensor
+/// (LAMB's trust ratio ‖θ‖/‖u‖), so that splitting a parameter changes it.
+pub fn per_tensor<T: Float>(opt: &dyn Optimizer<T>) -> bool {
+    opt.name() == "LAMB"
 }
