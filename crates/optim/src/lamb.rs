@@ -89,7 +89,7 @@ impl Rule for LambConfig {
         };
         par::run(
             &Moments(&k),
-            (&*step.grad, s.as_mut_slice(), r.as_mut_slice()),
+            (step.grad, s.as_mut_slice(), r.as_mut_slice()),
         );
         let (mut param_sq, mut update_sq) = (0.0f64, 0.0f64);
         for ((&p, &s), &r) in step.param.iter().zip(s.iter()).zip(r.iter()) {
@@ -108,7 +108,7 @@ impl Rule for LambConfig {
             ratio: T::from_f64(ratio),
             neg_lr: T::from_f64(-step.lr),
         };
-        par::run(&apply, (step.param, &*s.as_slice(), &*r.as_slice()));
+        par::run(&apply, (step.param, s.as_slice(), r.as_slice()));
     }
 }
 
