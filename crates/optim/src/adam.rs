@@ -144,14 +144,48 @@ impl Rule for AdamConfig {
     }
 }
 
-/// The constants of one step, converted once to the parameter's type.
-struct AdamKernel<T> {
+/// Adam's moment estimates, shared by the optimizers built on them (NAdam,
+/// RAdam): the constants of one step, converted once to the parameter's type.
+pub(crate) struct Moments<T> {
     sign: T,
     weight_decay: T,
-    decay: T,
     one_minus_beta1: T,
     beta2: T,
     one_minus_beta2: T,
+}
+
+impl<T: Float> Moments<T> {
+    /// The moments of (ρ₁, ρ₂) = `betas`, for a group with `weight_decay` 1/C.
+    pub(crate) fn new(betas: (f64, f64), maximize: bool, weight_decay: f64) -> Self {
+        let (beta1, beta2) = betas;
+        Self {
+            sign: T::from_f64(if maximize { -1.0 } else { 1.0 }),
+            weight_decay: T::from_f64(weight_decay),
+            one_minus_beta1: T::from_f64(1.0 - beta1),
+            beta2: T::from_f64(beta2),
+            one_minus_beta2: T::from_f64(1.0 - beta2),
+        }
+    }
+
+    /// g ← ±g (+ θ/C when `WD`, the coupled decay), s ← ρ₁ s + (1 − ρ₁) g,
+    /// r ← ρ₂ r + (1 − ρ₂) g ⊙ g for one element; returns that g.
+    #[inline(always)]
+    pub(crate) fn update<const WD: bool>(&self, g: T, theta: T, s: &mut T, r: &mut T) -> T {
+        let mut g = self.sign * g;
+        if WD {
+            g += self.weight_decay * theta;
+        }
+        // PyTorch's exp_avg.lerp_(g, 1 − ρ₁): s + w (g − s) for a weight below ½.
+        *s = lerp(*s, g, self.one_minus_beta1);
+        *r = self.beta2 * *r + self.one_minus_beta2 * (g * g);
+        g
+    }
+}
+
+/// The constants of one step, converted once to the parameter's type.
+struct AdamKernel<T> {
+    moments: Moments<T>,
+    decay: T,
     step_size: T,
     bias_correction2_sqrt: T,
     eps: T,
@@ -172,12 +206,8 @@ impl<T: Float> AdamKernel<T> {
             0.0
         };
         Self {
-            sign: T::from_f64(if cfg.maximize { -1.0 } else { 1.0 }),
-            weight_decay: T::from_f64(weight_decay),
+            moments: Moments::new(cfg.betas, cfg.maximize, weight_decay),
             decay: T::from_f64(1.0 - lr * decoupled),
-            one_minus_beta1: T::from_f64(1.0 - beta1),
-            beta2: T::from_f64(beta2),
-            one_minus_beta2: T::from_f64(1.0 - beta2),
             step_size: T::from_f64(lr / bc1),
             bias_correction2_sqrt: T::from_f64(bc2.sqrt()),
             eps: T::from_f64(cfg.eps),
@@ -222,14 +252,7 @@ impl<T: Float, const WD: bool, const AMSGRAD: bool> Fused<'_, T, WD, AMSGRAD> {
     /// Updates s and r for one element and returns s and the r the step divides by.
     #[inline(always)]
     fn moments(&self, g: T, p: T, s: &mut T, r: &mut T) -> (T, T) {
-        let k = self.0;
-        let mut g = k.sign * g;
-        if WD {
-            g += k.weight_decay * p;
-        }
-        // PyTorch's exp_avg.lerp_(g, 1 − ρ₁): s + w (g − s) for a weight below ½.
-        *s = lerp(*s, g, k.one_minus_beta1);
-        *r = k.beta2 * *r + k.one_minus_beta2 * (g * g);
+        self.0.moments.update::<WD>(g, p, s, r);
         (*s, *r)
     }
 

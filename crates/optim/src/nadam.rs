@@ -3,6 +3,7 @@
 
 use tapegrad_tape::Float;
 
+use crate::adam::Moments;
 use crate::declare::config;
 use crate::par::{self, Kernel};
 use crate::rule::{Optim, Rule, StepData};
@@ -96,12 +97,8 @@ impl Rule for NAdamConfig {
             0.0
         };
         let k = NAdamKernel {
-            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
-            weight_decay: T::from_f64(step.weight_decay),
+            moments: Moments::new(self.betas, self.maximize, step.weight_decay),
             decay: T::from_f64(1.0 - lr * decoupled),
-            one_minus_beta1: T::from_f64(1.0 - beta1),
-            beta2: T::from_f64(beta2),
-            one_minus_beta2: T::from_f64(1.0 - beta2),
             bias_correction2: T::from_f64(1.0 - beta2.powf(t)),
             eps: T::from_f64(self.eps),
             grad_step: T::from_f64(-lr * (1.0 - mu) / (1.0 - product)),
@@ -118,12 +115,8 @@ impl Rule for NAdamConfig {
 }
 
 struct NAdamKernel<T> {
-    sign: T,
-    weight_decay: T,
+    moments: Moments<T>,
     decay: T,
-    one_minus_beta1: T,
-    beta2: T,
-    one_minus_beta2: T,
     bias_correction2: T,
     eps: T,
     grad_step: T,
@@ -143,12 +136,7 @@ impl<'a, T: Float, const WD: bool> Kernel<Chunk<'a, T>> for Fused<'_, T, WD> {
         let (g, s, r) = (&g[..n], &mut s[..n], &mut r[..n]);
         for i in 0..n {
             let theta = p[i] * k.decay;
-            let mut gi = k.sign * g[i];
-            if WD {
-                gi += k.weight_decay * theta;
-            }
-            s[i] = crate::adam::lerp(s[i], gi, k.one_minus_beta1);
-            r[i] = k.beta2 * r[i] + k.one_minus_beta2 * (gi * gi);
+            let gi = k.moments.update::<WD>(g[i], theta, &mut s[i], &mut r[i]);
             let denom = (r[i] / k.bias_correction2).sqrt() + k.eps;
             let theta = theta + k.grad_step * (gi / denom);
             p[i] = theta + k.moment_step * (s[i] / denom);

@@ -2,6 +2,7 @@
 
 use tapegrad_tape::Float;
 
+use crate::adam::Moments;
 use crate::declare::config;
 use crate::par::{self, Kernel};
 use crate::rule::{Optim, Rule, StepData};
@@ -86,12 +87,8 @@ impl Rule for RAdamConfig {
             0.0
         };
         let k = RAdamKernel {
-            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
-            weight_decay: T::from_f64(step.weight_decay),
+            moments: Moments::new(self.betas, self.maximize, step.weight_decay),
             decay: T::from_f64(1.0 - step.lr * decoupled),
-            one_minus_beta1: T::from_f64(1.0 - beta1),
-            beta2: T::from_f64(beta2),
-            one_minus_beta2: T::from_f64(1.0 - beta2),
             bias_correction1: T::from_f64(bias_correction1),
             bias_correction2_sqrt: T::from_f64(bias_correction2.sqrt()),
             lr: T::from_f64(step.lr),
@@ -110,12 +107,8 @@ impl Rule for RAdamConfig {
 }
 
 struct RAdamKernel<T> {
-    sign: T,
-    weight_decay: T,
+    moments: Moments<T>,
     decay: T,
-    one_minus_beta1: T,
-    beta2: T,
-    one_minus_beta2: T,
     bias_correction1: T,
     bias_correction2_sqrt: T,
     lr: T,
@@ -138,12 +131,7 @@ impl<'a, T: Float, const WD: bool, const ADAPTIVE: bool> Kernel<Chunk<'a, T>>
         let (g, s, r) = (&g[..n], &mut s[..n], &mut r[..n]);
         for i in 0..n {
             let theta = p[i] * k.decay;
-            let mut gi = k.sign * g[i];
-            if WD {
-                gi += k.weight_decay * theta;
-            }
-            s[i] = crate::adam::lerp(s[i], gi, k.one_minus_beta1);
-            r[i] = k.beta2 * r[i] + k.one_minus_beta2 * (gi * gi);
+            k.moments.update::<WD>(g[i], theta, &mut s[i], &mut r[i]);
             // PyTorch's order: ((ŝ · ε) · √(1 − ρ₂ᵗ) / (√r + δ)) · ρ.
             let corrected = (s[i] / k.bias_correction1) * k.lr;
             p[i] = if ADAPTIVE {
