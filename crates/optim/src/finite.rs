@@ -160,6 +160,12 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for ApplyIfFinite<T, O> {
     fn set_group_lr(&mut self, index: usize, lr: f64) -> Result<()> {
         self.inner.set_group_lr(index, lr)
     }
+    fn momentum(&self) -> Option<f64> {
+        self.inner.momentum()
+    }
+    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+        self.inner.set_momentum(momentum)
+    }
     fn state_dict(&self) -> StateDict<T> {
         let mut state = self.inner.state_dict();
         let options = self.counts.options(self.max_consecutive_errors);

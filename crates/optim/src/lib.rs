@@ -60,7 +60,9 @@ pub mod adam;
 pub mod adamax;
 pub mod asgd;
 pub mod clip;
+pub mod compose;
 mod core;
+pub mod cyclic;
 mod declare;
 pub mod error;
 mod file;
@@ -74,6 +76,7 @@ pub mod nadam;
 pub mod onecycle;
 pub mod optimizer;
 mod par;
+pub mod plateau;
 pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
@@ -90,6 +93,8 @@ pub use adam::{Adam, AdamConfig, AdamW};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use asgd::{Asgd, AsgdConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
+pub use compose::{ChainedScheduler, SequentialLr, warmup_cosine};
+pub use cyclic::{CyclicLr, CyclicMode, ScaleMode};
 pub use declare::Options;
 pub use error::{OptimError, Result};
 pub use finite::{ApplyIfFinite, NonFiniteCounts, StepOutcome};
@@ -98,18 +103,18 @@ pub use kind::{MOMENTUM, OptimizerKind};
 pub use lamb::{Lamb, LambConfig};
 pub use lion::{Lion, LionConfig};
 pub use lr_decay::{
-    ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr, PolynomialLr,
+    ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr,
+    MultiplicativeLr, PolynomialLr,
 };
 pub use nadam::{NAdam, NAdamConfig};
 pub use onecycle::{Anneal, OneCycleLr};
 pub use optimizer::Optimizer;
+pub use plateau::{PlateauMode, PlateauState, ReduceLrOnPlateau, ThresholdMode};
 pub use radam::{RAdam, RAdamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use rule::{Optim, Rule, StepData};
-pub use schedule::{
-    CosineAnnealingLr, LinearLr, LrScheduler, Scheduler, SchedulerState, SequentialLr, StepLr,
-};
+pub use schedule::{CosineAnnealingLr, LinearLr, LrScheduler, Scheduler, SchedulerState, StepLr};
 pub use settings::OptimizerSettings;
 pub use sgd::{Sgd, SgdConfig};
 pub use state::{GroupDict, MAX_STEP, ParamState, StateDict};

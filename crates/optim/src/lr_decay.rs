@@ -237,3 +237,49 @@ impl LrScheduler for CosineAnnealingWarmRestarts {
         self.eta_min + (base - self.eta_min) * (1.0 + phase.cos()) / 2.0
     }
 }
+
+/// `MultiplicativeLR`: each step multiplies the lr by a factor the user gives,
+///
+/// lr_0 = base,  lr_t = lr_{t−1} · f(t),
+///
+/// taken one step at a time by the [`crate::Scheduler`] (O(1) per step, the
+/// same products as PyTorch's); [`LrScheduler::lr_at`] multiplies out all t
+/// factors, in the same order.
+///
+/// ```
+/// use tapegrad_optim::{LrScheduler, MultiplicativeLr};
+/// let s = MultiplicativeLr::new(|t| if t % 2 == 0 { 0.5 } else { 1.0 });
+/// let lrs: Vec<f64> = (0..5).map(|t| s.lr_at(1.0, t)).collect();
+/// assert_eq!(lrs, [1.0, 1.0, 0.5, 0.5, 0.25]);
+/// assert_eq!(s.next_lr(1.0, 4, 0.5), 0.25);
+/// ```
+pub struct MultiplicativeLr {
+    factor: Box<dyn Fn(usize) -> f64 + Send + Sync>,
+}
+
+impl MultiplicativeLr {
+    /// The schedule that multiplies the lr by `factor(t)` at step t.
+    pub fn new(factor: impl Fn(usize) -> f64 + Send + Sync + 'static) -> Self {
+        Self {
+            factor: Box::new(factor),
+        }
+    }
+}
+
+impl std::fmt::Debug for MultiplicativeLr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MultiplicativeLr")
+    }
+}
+
+impl LrScheduler for MultiplicativeLr {
+    fn name(&self) -> &'static str {
+        "MultiplicativeLR"
+    }
+    fn lr_at(&self, base: f64, t: usize) -> f64 {
+        (1..=t).fold(base, |lr, k| lr * (self.factor)(k))
+    }
+    fn next_lr(&self, _base: f64, t: usize, current: f64) -> f64 {
+        current * (self.factor)(t)
+    }
+}

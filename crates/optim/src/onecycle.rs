@@ -34,10 +34,13 @@ impl Anneal {
 
 /// One cycle: from max_lr/div_factor up to `max_lr` over the first `pct_start` of
 /// `total_steps`, then down to max_lr/(div_factor · final_div_factor)
-/// (PyTorch's `OneCycleLR` with `cycle_momentum = False`; with `three_phase`,
-/// back down to the initial lr first, then to the minimum). The groups' own lrs
-/// are ignored: `max_lr` is absolute, as in PyTorch. Stepping past
-/// `total_steps` is an error, as in PyTorch.
+/// (PyTorch's `OneCycleLR`; with `three_phase`, back down to the initial lr
+/// first, then to the minimum). The groups' own lrs are ignored: `max_lr` is
+/// absolute, as in PyTorch. Stepping past `total_steps` is an error, as in
+/// PyTorch. The momentum (ρ₁ of `betas`, or `momentum`) moves against the lr,
+/// from `max_momentum` down to `base_momentum` at the peak and back (PyTorch's
+/// default `cycle_momentum`, 0.85–0.95); `cycle_momentum: None` leaves it alone,
+/// and is needed for an optimizer without momentum.
 ///
 /// ```
 /// use tapegrad_optim::{LrScheduler, OneCycleLr};
@@ -45,6 +48,7 @@ impl Anneal {
 /// assert!((s.lr_at(0.0, 0) - 0.04).abs() < 1e-15); // max_lr / div_factor
 /// assert_eq!(s.lr_at(0.0, 2), 1.0); // the peak, at step 0.3 · 10 − 1
 /// assert!((s.lr_at(0.0, 9) - 0.04e-4).abs() < 1e-18);
+/// assert_eq!((s.momentum_at(0), s.momentum_at(2), s.momentum_at(9)), (Some(0.95), Some(0.85), Some(0.95)));
 /// ```
 #[derive(Clone, Debug)]
 pub struct OneCycleLr {
@@ -62,6 +66,9 @@ pub struct OneCycleLr {
     pub anneal: Anneal,
     /// Fall back to the initial lr before annealing to the minimum (default false).
     pub three_phase: bool,
+    /// (base_momentum, max_momentum), the momentum at the peak and at the ends
+    /// (default (0.85, 0.95)); `None` leaves the momentum alone.
+    pub cycle_momentum: Option<(f64, f64)>,
 }
 
 impl OneCycleLr {
@@ -75,6 +82,7 @@ impl OneCycleLr {
             final_div_factor: 1e4,
             anneal: Anneal::Cos,
             three_phase: false,
+            cycle_momentum: Some((0.85, 0.95)),
         }
         .validated()
     }
@@ -87,6 +95,10 @@ impl OneCycleLr {
         validate::unit_closed(NAME, "pct_start", self.pct_start)?;
         validate::positive(NAME, "div_factor", self.div_factor)?;
         validate::positive(NAME, "final_div_factor", self.final_div_factor)?;
+        if let Some((base, max)) = self.cycle_momentum {
+            validate::unit_closed(NAME, "base_momentum", base)?;
+            validate::unit_closed(NAME, "max_momentum", max)?;
+        }
         Ok(self)
     }
 
@@ -107,23 +119,46 @@ impl OneCycleLr {
     }
 }
 
+impl OneCycleLr {
+    /// The phase holding step t and how far through it t is. The step after
+    /// the last (t = total_steps, which the scheduler reaches after the last
+    /// optimizer step) keeps the last step's values, where PyTorch extrapolates
+    /// to an lr no step uses (below zero for the linear anneal).
+    fn locate(&self, t: usize) -> (usize, f64) {
+        let (phases, count) = self.phases();
+        let t = t.min(self.total_steps - 1) as f64;
+        let mut start_step = 0.0;
+        for (i, &(end_step, _, _)) in phases[..count].iter().enumerate() {
+            if t <= end_step || i == count - 1 {
+                return (i, (t - start_step) / (end_step - start_step));
+            }
+            start_step = end_step;
+        }
+        unreachable!("the last phase answers every step")
+    }
+}
+
 impl LrScheduler for OneCycleLr {
     fn name(&self) -> &'static str {
         "OneCycleLR"
     }
-    /// The phase holding t answers; the last phase also answers past its end.
     fn lr_at(&self, _base: f64, t: usize) -> f64 {
-        let (phases, count) = self.phases();
-        let t = t as f64;
-        let mut start_step = 0.0;
-        for (i, &(end_step, start, end)) in phases[..count].iter().enumerate() {
-            if t <= end_step || i == count - 1 {
-                let pct = (t - start_step) / (end_step - start_step);
-                return self.anneal.at(start, end, pct);
-            }
-            start_step = end_step;
-        }
-        self.max_lr
+        let (phases, _) = self.phases();
+        let (i, pct) = self.locate(t);
+        let (_, start, end) = phases[i];
+        self.anneal.at(start, end, pct)
+    }
+    /// max → base over the rise, then back to max (and staying there in the
+    /// third phase), as PyTorch's phases.
+    fn momentum_at(&self, t: usize) -> Option<f64> {
+        let (base, max) = self.cycle_momentum?;
+        let (i, pct) = self.locate(t);
+        let (start, end) = match i {
+            0 => (max, base),
+            1 => (base, max),
+            _ => (max, max),
+        };
+        Some(self.anneal.at(start, end, pct))
     }
     fn total_steps(&self) -> Option<usize> {
         Some(self.total_steps)

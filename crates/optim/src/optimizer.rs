@@ -74,6 +74,26 @@ pub trait Optimizer<T: Float> {
         Ok(())
     }
 
+    /// The momentum a schedule cycles (PyTorch's `CyclicLR` and `OneCycleLR`):
+    /// ρ₁ of `betas` where the optimizer has them, else its `momentum`; `None`
+    /// for an optimizer with neither.
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets [`Optimizer::momentum`] for every group. Refused, with the
+    /// optimizer unchanged, where it has none, where the value is out of range,
+    /// and where the change would change which state buffers it keeps (SGD's
+    /// momentum from 0, as no buffer exists yet).
+    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+        let _ = momentum;
+        Err(crate::OptimError::UnsupportedOption {
+            optimizer: self.name(),
+            option: "momentum",
+            reason: "it has neither momentum nor betas to cycle".into(),
+        })
+    }
+
     /// Writes [`Optimizer::state_dict`] to `path` atomically: to a temporary file
     /// in the same directory, flushed, then renamed over `path`.
     fn save(&self, path: &Path) -> Result<()> {
@@ -147,6 +167,12 @@ impl<T: Float, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
     }
     fn set_lr(&mut self, lr: f64) -> Result<()> {
         (**self).set_lr(lr)
+    }
+    fn momentum(&self) -> Option<f64> {
+        (**self).momentum()
+    }
+    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+        (**self).set_momentum(momentum)
     }
     fn save(&self, path: &Path) -> Result<()> {
         (**self).save(path)

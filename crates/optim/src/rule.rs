@@ -134,6 +134,15 @@ impl<T: Float, R: Rule> Optim<T, R> {
     }
 }
 
+/// The option a cycled momentum sets: ρ₁ of `betas` where the rule has them,
+/// else `momentum` (PyTorch's `CyclicLR` looks for them in that order).
+fn momentum_option<R: Rule>() -> Option<&'static str> {
+    let names = R::option_names();
+    ["betas.0", "momentum"]
+        .into_iter()
+        .find(|n| names.contains(n))
+}
+
 /// Whether a parameter of this configuration has state at all (SGD without
 /// momentum has none).
 fn keeps_state<R: Rule>(cfg: &R) -> bool {
@@ -205,6 +214,33 @@ impl<T: Float, R: Rule> crate::Optimizer<T> for Optim<T, R> {
     }
     fn set_group_lr(&mut self, index: usize, lr: f64) -> Result<()> {
         self.core.set_group_lr(index, lr)
+    }
+    fn momentum(&self) -> Option<f64> {
+        let name = momentum_option::<R>()?;
+        let saved = self.cfg.saved_options();
+        saved.into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+        let refuse = |reason: String| crate::OptimError::UnsupportedOption {
+            optimizer: self.core.name,
+            option: "momentum",
+            reason,
+        };
+        let name = momentum_option::<R>()
+            .ok_or_else(|| refuse("it has neither momentum nor betas to cycle".into()))?;
+        let mut cfg = self.cfg;
+        cfg.set(name, momentum)?;
+        cfg.check_ranges(self.core.name)?;
+        cfg.check_combination()?;
+        if (0..R::BUFFERS.len()).any(|i| cfg.keeps(i) != self.cfg.keeps(i)) {
+            let was = self.momentum().unwrap_or(f64::NAN);
+            return Err(refuse(format!(
+                "{name} from {was} to {momentum} would change the state buffers it keeps; \
+                 construct it with a non-zero {name}"
+            )));
+        }
+        self.cfg = cfg;
+        Ok(())
     }
     fn state_dict(&self) -> StateDict<T> {
         let cfg = &self.cfg;

@@ -32,6 +32,21 @@ pub trait LrScheduler: Send + Sync {
     fn total_steps(&self) -> Option<usize> {
         None
     }
+    /// The lr of step `t` (≥ 1) from the lr `current` the group has after step
+    /// t − 1: [`LrScheduler::lr_at`] by default; a schedule defined by a
+    /// recurrence ([`crate::MultiplicativeLr`]) takes one step of it, as
+    /// PyTorch does, so a long run costs O(1) per step.
+    fn next_lr(&self, base: f64, t: usize, current: f64) -> f64 {
+        let _ = current;
+        self.lr_at(base, t)
+    }
+    /// The momentum after `t` steps, for a schedule that cycles it
+    /// ([`crate::CyclicLr`], [`crate::OneCycleLr`]); the [`Scheduler`] sets it
+    /// with [`Optimizer::set_momentum`].
+    fn momentum_at(&self, t: usize) -> Option<f64> {
+        let _ = t;
+        None
+    }
 }
 
 /// A boxed schedule is a schedule, so the choice can be made at run time.
@@ -44,6 +59,12 @@ impl<S: LrScheduler + ?Sized> LrScheduler for Box<S> {
     }
     fn total_steps(&self) -> Option<usize> {
         (**self).total_steps()
+    }
+    fn next_lr(&self, base: f64, t: usize, current: f64) -> f64 {
+        (**self).next_lr(base, t, current)
+    }
+    fn momentum_at(&self, t: usize) -> Option<f64> {
+        (**self).momentum_at(t)
     }
 }
 
@@ -175,80 +196,6 @@ impl LrScheduler for LinearLr {
         let (s, e) = (self.start_factor, self.end_factor);
         let done = t.min(self.total_iters) as f64 / self.total_iters as f64;
         base * (s + (e - s) * done)
-    }
-}
-
-/// One schedule after another (PyTorch's `SequentialLR`): schedule i runs from
-/// milestone i − 1 (0 for the first) with its own count restarting at 0, all from
-/// the same base lr. The usual warm-up-then-decay is
-/// `SequentialLr::new(vec![Box::new(linear), Box::new(cosine)], vec![warmup_steps])`.
-///
-/// ```
-/// use tapegrad_optim::{CosineAnnealingLr, LinearLr, LrScheduler, SequentialLr};
-/// let warmup = LinearLr::new(0.1, 1.0, 2).unwrap();
-/// let decay = CosineAnnealingLr::new(4, 0.0).unwrap();
-/// let s = SequentialLr::new(vec![Box::new(warmup), Box::new(decay)], vec![2]).unwrap();
-/// assert!((s.lr_at(1.0, 0) - 0.1).abs() < 1e-15);
-/// assert_eq!(s.lr_at(1.0, 2), 1.0); // the cosine starts at the milestone
-/// assert!((s.lr_at(1.0, 4) - 0.5).abs() < 1e-15);
-/// ```
-pub struct SequentialLr {
-    schedules: Vec<Box<dyn LrScheduler>>,
-    milestones: Vec<usize>,
-}
-
-impl SequentialLr {
-    /// Needs one milestone fewer than schedules, strictly increasing and > 0.
-    pub fn new(schedules: Vec<Box<dyn LrScheduler>>, milestones: Vec<usize>) -> Result<Self> {
-        const NAME: &str = "SequentialLR";
-        if schedules.is_empty() {
-            return Err(validate::refuse(
-                NAME,
-                "schedules",
-                0.0,
-                "needs at least one schedule",
-            ));
-        }
-        if milestones.len() + 1 != schedules.len() {
-            let reason = format!(
-                "needs {} milestones for {} schedules",
-                schedules.len() - 1,
-                schedules.len()
-            );
-            return Err(validate::refuse(
-                NAME,
-                "milestones.len",
-                milestones.len() as f64,
-                &reason,
-            ));
-        }
-        let mut previous = 0;
-        for &m in &milestones {
-            if m <= previous {
-                let reason = "milestones must be > 0 and strictly increasing";
-                return Err(validate::refuse(NAME, "milestones", m as f64, reason));
-            }
-            previous = m;
-        }
-        Ok(Self {
-            schedules,
-            milestones,
-        })
-    }
-}
-
-impl LrScheduler for SequentialLr {
-    fn name(&self) -> &'static str {
-        "SequentialLR"
-    }
-    fn lr_at(&self, base: f64, t: usize) -> f64 {
-        let i = self.milestones.iter().take_while(|&&m| m <= t).count();
-        let start = if i == 0 { 0 } else { self.milestones[i - 1] };
-        self.schedules[i].lr_at(base, t - start)
-    }
-    fn total_steps(&self) -> Option<usize> {
-        let last = self.schedules.last()?.total_steps()?;
-        Some(self.milestones.last().copied().unwrap_or(0) + last)
     }
 }
 
@@ -390,7 +337,8 @@ impl<S: LrScheduler> Scheduler<S> {
         Ok(s)
     }
 
-    /// Advances one step and sets each group's lr to lr(base, t).
+    /// Advances one step and sets each group's lr to lr(base, t) (through
+    /// [`LrScheduler::next_lr`]) and the momentum of a schedule that cycles it.
     pub fn step<T: Float, O: Optimizer<T> + ?Sized>(&mut self, opt: &mut O) -> Result<()> {
         let t = self.t + 1;
         if let Some(total) = self.schedule.total_steps()
@@ -402,26 +350,50 @@ impl<S: LrScheduler> Scheduler<S> {
                 total,
             });
         }
+        self.check_groups(opt)?;
+        let lrs: Vec<f64> = (self.base_lrs.iter().zip(opt.groups()))
+            .map(|(&base, group)| self.schedule.next_lr(base, t, group.lr))
+            .collect();
+        self.set(opt, &lrs, t)?;
         self.t = t;
-        self.apply(opt)
+        Ok(())
     }
 
+    /// Sets lr(base, t) on every group and the momentum at t.
     fn apply<T: Float, O: Optimizer<T> + ?Sized>(&self, opt: &mut O) -> Result<()> {
-        let count = opt.groups().len();
-        if count != self.base_lrs.len() {
-            return Err(OptimError::StateMismatch {
-                optimizer: opt.name(),
-                reason: format!(
-                    "{} has base lrs for {} groups, the optimizer has {count}",
-                    self.schedule.name(),
-                    self.base_lrs.len()
-                ),
-            });
+        self.check_groups(opt)?;
+        self.set(opt, &self.last_lrs(), self.t)
+    }
+
+    /// The momentum first, as it is the setting that can be refused.
+    fn set<T: Float, O: Optimizer<T> + ?Sized>(
+        &self,
+        opt: &mut O,
+        lrs: &[f64],
+        t: usize,
+    ) -> Result<()> {
+        if let Some(momentum) = self.schedule.momentum_at(t) {
+            opt.set_momentum(momentum)?;
         }
-        for (i, &base) in self.base_lrs.iter().enumerate() {
-            opt.set_group_lr(i, self.schedule.lr_at(base, self.t))?;
+        for (i, &lr) in lrs.iter().enumerate() {
+            opt.set_group_lr(i, lr)?;
         }
         Ok(())
+    }
+
+    fn check_groups<T: Float, O: Optimizer<T> + ?Sized>(&self, opt: &O) -> Result<()> {
+        let count = opt.groups().len();
+        if count == self.base_lrs.len() {
+            return Ok(());
+        }
+        Err(OptimError::StateMismatch {
+            optimizer: opt.name(),
+            reason: format!(
+                "{} has base lrs for {} groups, the optimizer has {count}",
+                self.schedule.name(),
+                self.base_lrs.len()
+            ),
+        })
     }
 
     /// Scheduler steps taken so far.

@@ -228,3 +228,129 @@ fn clip_grad_value_clamps_each_element() {
     clip_grad_value(&params, 0.5).unwrap();
     assert_eq!(grads(&params), [vec![-0.5, 0.25, 0.5], vec![0.5, -0.5]]);
 }
+
+#[test]
+fn a_cycled_momentum_needs_an_optimizer_with_one_to_cycle() {
+    use tapegrad_optim::{Adagrad, AdagradConfig, CyclicLr};
+    let cyclic = || CyclicLr::new(0.01, 0.1, 3).unwrap();
+    let mut adagrad = Adagrad::new(vec![vector::<f64>(&[0.0])], AdagradConfig::default()).unwrap();
+    let err = Scheduler::new(cyclic(), &mut adagrad).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Adagrad: momentum is not supported: it has neither momentum nor betas to cycle"
+    );
+    // SGD without momentum keeps no buffer, so one cannot appear mid-run.
+    let mut sgd = Sgd::new(vec![vector::<f64>(&[0.0])], SgdConfig::default()).unwrap();
+    let err = Scheduler::new(cyclic(), &mut sgd).unwrap_err().to_string();
+    assert!(
+        err.contains("would change the state buffers it keeps"),
+        "{err}"
+    );
+    assert_eq!((sgd.momentum(), sgd.lr()), (Some(0.0), 1e-3), "unchanged");
+    // Without momentum cycling both run.
+    let plain = CyclicLr {
+        cycle_momentum: None,
+        ..cyclic()
+    };
+    Scheduler::new(plain, &mut sgd).unwrap();
+    assert_eq!((sgd.momentum(), sgd.lr()), (Some(0.0), 0.01));
+    // An out-of-range momentum is refused by the optimizer's own check.
+    let cfg = SgdConfig {
+        momentum: 0.9,
+        ..Default::default()
+    };
+    let mut sgd = Sgd::new(vec![vector::<f64>(&[0.0])], cfg).unwrap();
+    assert!(sgd.set_momentum(-0.5).is_err());
+    assert_eq!(sgd.momentum(), Some(0.9));
+    sgd.set_momentum(0.5).unwrap();
+    assert_eq!(sgd.config().momentum, 0.5);
+}
+
+#[test]
+fn multiplicative_lr_stepped_equals_its_closed_form_and_restores() {
+    use tapegrad_optim::MultiplicativeLr;
+    let factor = |t: usize| 1.0 - 0.01 * (t % 7) as f64;
+    let mut opt = Sgd::new(vec![vector::<f64>(&[0.0])], SgdConfig::default()).unwrap();
+    let mut sched = Scheduler::new(MultiplicativeLr::new(factor), &mut opt).unwrap();
+    for _ in 0..500 {
+        sched.step(&mut opt).unwrap();
+    }
+    assert_eq!(opt.lr(), MultiplicativeLr::new(factor).lr_at(1e-3, 500));
+    let state = sched.state();
+    let mut fresh = Sgd::new(vec![vector::<f64>(&[0.0])], SgdConfig::default()).unwrap();
+    let mut again = Scheduler::restore(MultiplicativeLr::new(factor), &state, &mut fresh).unwrap();
+    assert_eq!(fresh.lr(), opt.lr());
+    sched.step(&mut opt).unwrap();
+    again.step(&mut fresh).unwrap();
+    assert_eq!(fresh.lr().to_bits(), opt.lr().to_bits());
+}
+
+#[test]
+fn plateau_options_are_checked_and_its_state_resumes() {
+    use tapegrad_optim::ReduceLrOnPlateau;
+    let two_groups = || {
+        let groups = vec![
+            ParamGroup::new(vec![vector::<f64>(&[0.0])]),
+            ParamGroup::new(vec![vector(&[0.0])]).with_lr(0.5),
+        ];
+        Sgd::with_groups(groups, SgdConfig::default()).unwrap()
+    };
+    let opt = two_groups();
+    let refused = |p: ReduceLrOnPlateau| p.validated(&opt).unwrap_err().to_string();
+    assert_eq!(
+        refused(ReduceLrOnPlateau {
+            factor: 1.0,
+            ..Default::default()
+        }),
+        "ReduceLROnPlateau: invalid factor = 1: must be in [0, 1)"
+    );
+    assert_eq!(
+        refused(ReduceLrOnPlateau {
+            min_lrs: vec![0.0; 3],
+            ..Default::default()
+        }),
+        "ReduceLROnPlateau: invalid min_lrs.len = 3: needs 1 value or one per group (2)"
+    );
+    assert!(
+        refused(ReduceLrOnPlateau {
+            threshold: f64::NAN,
+            ..Default::default()
+        })
+        .contains("threshold")
+    );
+    // Stopped after 5 metrics and resumed from its state: the same lrs.
+    let metrics = [3.0, 2.0, 2.5, 2.5, 2.1, 2.2, 2.3, 1.0, 1.5, 1.5, 1.5];
+    let plateau = || {
+        ReduceLrOnPlateau {
+            patience: 1,
+            cooldown: 1,
+            ..Default::default()
+        }
+        .validated(&opt)
+        .unwrap()
+    };
+    let (mut a, mut pa) = (two_groups(), plateau());
+    let mut lrs = Vec::new();
+    for &m in &metrics {
+        pa.step(m, &mut a).unwrap();
+        lrs.push((a.groups()[0].lr, a.groups()[1].lr));
+    }
+    assert!(lrs.last().unwrap().0 < 1e-5, "reduced: {lrs:?}");
+    let (mut b, mut pb) = (two_groups(), plateau());
+    for &m in &metrics[..5] {
+        pb.step(m, &mut b).unwrap();
+    }
+    let saved = (b.state_dict(), pb.state.clone());
+    let mut c = two_groups();
+    c.load_state_dict(&saved.0).unwrap();
+    let mut pc = ReduceLrOnPlateau {
+        state: saved.1,
+        ..plateau()
+    }
+    .validated(&c)
+    .unwrap();
+    for (t, &m) in metrics.iter().enumerate().skip(5) {
+        pc.step(m, &mut c).unwrap();
+        assert_eq!((c.groups()[0].lr, c.groups()[1].lr), lrs[t], "step {t}");
+    }
+}

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use common::table::{Dtype, rows};
 use common::{noise, param, set_grad};
 use tapegrad_optim::{
-    Adam, AdamConfig, CosineAnnealingLr, OptimError, Optimizer, ParamGroup, RmsProp, RmsPropConfig,
-    Scheduler, Sgd, SgdConfig,
+    Adam, AdamConfig, CosineAnnealingLr, CyclicLr, CyclicMode, OptimError, Optimizer, ParamGroup,
+    RmsProp, RmsPropConfig, Scheduler, Sgd, SgdConfig,
 };
 use tapegrad_tape::{Float, Var};
 
@@ -152,6 +152,60 @@ fn resuming_from_a_file_gives_bit_identical_steps_f64() {
 #[test]
 fn resuming_from_a_file_gives_bit_identical_steps_f32() {
     check_resume_is_exact::<f32>();
+}
+
+fn cyclic() -> CyclicLr {
+    CyclicLr {
+        step_size_down: 3,
+        mode: CyclicMode::Triangular2,
+        cycle_momentum: Some((0.8, 0.95)),
+        ..CyclicLr::new(0.001, 0.01, 2).unwrap()
+    }
+}
+
+/// A schedule that cycles the momentum saves it in the optimizer's options:
+/// restoring the schedule first sets it, then the optimizer's state loads.
+#[test]
+fn a_cycled_momentum_resumes_bit_for_bit() {
+    let mut cycled = Vec::new();
+    for row in rows() {
+        let params = fresh_params::<f64>();
+        let mut opt = row.build(groups(&params));
+        if !opt.momentum().is_some_and(|m| m > 0.0) {
+            continue; // no momentum, or one whose buffer does not exist yet
+        }
+        cycled.push(row.name);
+        let mut sched = Scheduler::new(cyclic(), opt.as_mut()).unwrap();
+        let (mut reference, mut saved) = (Vec::new(), None);
+        for step in 0..STEPS {
+            if step == SAVE_AT {
+                saved = Some((opt.state_dict(), sched.state(), copies(&params)));
+            }
+            give_grads(&params, step);
+            opt.step().unwrap();
+            sched.step(opt.as_mut()).unwrap();
+            reference.push((snapshot(&params), opt.momentum()));
+        }
+        let (state, schedule, params) = saved.unwrap();
+        let mut opt = row.build(groups(&params));
+        let mut sched = Scheduler::restore(cyclic(), &schedule, opt.as_mut()).unwrap();
+        opt.load_state_dict(&state).unwrap();
+        for (step, want) in reference.iter().enumerate().skip(SAVE_AT) {
+            give_grads(&params, step);
+            opt.step().unwrap();
+            sched.step(opt.as_mut()).unwrap();
+            assert_eq!(
+                &(snapshot(&params), opt.momentum()),
+                want,
+                "{} at step {step}",
+                row.name
+            );
+        }
+    }
+    assert!(
+        cycled.len() >= 8,
+        "rows with a momentum to cycle: {cycled:?}"
+    );
 }
 
 #[test]

@@ -491,7 +491,11 @@ fn schedule_options() {
 #[test]
 fn stepping_a_finished_schedule_is_an_error() {
     let mut opt = Sgd::new(w(), SgdConfig::default()).unwrap();
-    let mut sched = Scheduler::new(OneCycleLr::new(0.1, 3).unwrap(), &mut opt).unwrap();
+    let one_cycle = OneCycleLr {
+        cycle_momentum: None,
+        ..OneCycleLr::new(0.1, 3).unwrap()
+    };
+    let mut sched = Scheduler::new(one_cycle, &mut opt).unwrap();
     for _ in 0..3 {
         sched.step(&mut opt).unwrap();
     }

@@ -46,11 +46,17 @@ pub fn fixture(path: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is valid JSON")
 }
 
+/// Numbers, with a non-finite one written as the string "nan", "inf" or "-inf".
 pub fn f64s(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("array")
         .iter()
-        .map(|x| x.as_f64().expect("number"))
+        .map(|x| match x.as_str() {
+            Some("nan") => f64::NAN,
+            Some("inf") => f64::INFINITY,
+            Some("-inf") => f64::NEG_INFINITY,
+            _ => x.as_f64().expect("number"),
+        })
         .collect()
 }
 
