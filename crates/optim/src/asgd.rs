@@ -69,8 +69,8 @@ impl Rule for AsgdConfig {
 
     const BUFFERS: &'static [&'static str] = &["eta", "mu", "ax"];
 
-    fn buffer_len(&self, index: usize, numel: usize) -> usize {
-        if index < 2 { 1 } else { numel }
+    fn buffer_len(&self, index: usize, shape: &[usize]) -> usize {
+        if index < 2 { 1 } else { shape.iter().product() }
     }
 
     fn initial(&self, index: usize) -> f64 {

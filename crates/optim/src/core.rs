@@ -149,11 +149,12 @@ impl<T: Float> Core<T> {
         Ok(())
     }
 
-    /// The state, with `save` turning a slot into named buffers.
+    /// The state, with `save` turning the slot of a parameter of a shape into
+    /// named buffers.
     pub(crate) fn state_dict(
         &self,
         options: Vec<(String, f64)>,
-        save: impl Fn(&Slot<T>) -> ParamState<T>,
+        save: impl Fn(&Slot<T>, &[usize]) -> ParamState<T>,
     ) -> StateDict<T> {
         StateDict {
             optimizer: self.name.to_string(),
@@ -170,19 +171,24 @@ impl<T: Float> Core<T> {
             state: self
                 .slots
                 .iter()
-                .map(|slots| slots.iter().map(|s| s.as_ref().map(&save)).collect())
+                .zip(&self.groups)
+                .map(|(slots, group)| {
+                    (slots.iter().zip(&group.params))
+                        .map(|(s, p)| s.as_ref().map(|s| save(s, p.shape())))
+                        .collect()
+                })
                 .collect(),
         }
     }
 
     /// Checks everything first, so that a refused state leaves the optimizer as
-    /// it was; `restore` rebuilds the slot of a parameter with `numel` elements
+    /// it was; `restore` rebuilds the slot of a parameter of the given shape
     /// from its saved buffers, or says what is wrong.
     pub(crate) fn load_state_dict(
         &mut self,
         saved: &StateDict<T>,
         options: &[(String, f64)],
-        restore: impl Fn(&ParamState<T>, usize) -> std::result::Result<Slot<T>, String>,
+        restore: impl Fn(&ParamState<T>, &[usize]) -> std::result::Result<Slot<T>, String>,
     ) -> Result<()> {
         let mismatch = |reason: String| OptimError::StateMismatch {
             optimizer: self.name,
@@ -204,7 +210,7 @@ impl<T: Float> Core<T> {
                     None => None,
                     Some(s) => {
                         check_saved_step(self.name, self.counts_steps, gi, pi, s.step)?;
-                        Some(restore(s, p.numel()).map_err(|reason| {
+                        Some(restore(s, p.shape()).map_err(|reason| {
                             mismatch(format!("state of group {gi}, parameter {pi}: {reason}"))
                         })?)
                     }

@@ -7,11 +7,12 @@ use crate::error::{OptimError, Result};
 /// A range check: `(optimizer, option, value)`, as in [`crate::validate`].
 pub(crate) type Check = fn(&'static str, &'static str, f64) -> Result<()>;
 
-/// The names one declared option goes by: itself, and its components `.0` and
-/// `.1` for a pair (`betas`, `betas.0`, `betas.1`).
-pub(crate) type Names = [&'static str; 3];
+/// The names one declared option goes by: itself, and its components `.0`,
+/// `.1` (and `.2`) for a pair or a triple (`betas`, `betas.0`, `betas.1`).
+pub(crate) type Names = [&'static str; 4];
 
-/// A value an option can hold: `f64`, `bool`, `usize` or a pair of `f64`.
+/// A value an option can hold: `f64`, `Option<f64>`, `bool`, `usize`, an
+/// enumeration, or a pair or a triple of those.
 pub(crate) trait OptionValue: Copy {
     /// Applies `check` to the value (each component of a pair).
     fn check(&self, optimizer: &'static str, names: Names, check: Check) -> Result<()>;
@@ -71,17 +72,59 @@ impl OptionValue for usize {
     }
 }
 
-impl OptionValue for (f64, f64) {
+/// `None` is saved as −1 and set from NaN or −1 (PyTorch's `None`, as in
+/// Adafactor's `eps=(None, 1e-3)`); a value is checked as an `f64`.
+impl OptionValue for Option<f64> {
     fn check(&self, optimizer: &'static str, names: Names, check: Check) -> Result<()> {
-        check(optimizer, names[1], self.0)?;
-        check(optimizer, names[2], self.1)
+        self.map_or(Ok(()), |v| check(optimizer, names[0], v))
     }
     fn record(&self, names: Names, out: &mut Vec<(String, f64)>) {
-        out.push((names[1].to_string(), self.0));
-        out.push((names[2].to_string(), self.1));
+        out.push((names[0].to_string(), self.unwrap_or(-1.0)));
     }
     fn assign(&mut self, names: Names, name: &str, value: f64) -> bool {
-        self.0.assign([names[1]; 3], name, value) || self.1.assign([names[2]; 3], name, value)
+        let hit = name == names[0];
+        if hit {
+            *self = (!(value.is_nan() || value == -1.0)).then_some(value);
+        }
+        hit
+    }
+}
+
+/// The components of a tuple by the names `.0`, `.1`, `.2`.
+fn component(names: Names, i: usize) -> Names {
+    [names[i + 1]; 4]
+}
+
+impl<A: OptionValue, B: OptionValue> OptionValue for (A, B) {
+    fn check(&self, optimizer: &'static str, names: Names, check: Check) -> Result<()> {
+        self.0.check(optimizer, component(names, 0), check)?;
+        self.1.check(optimizer, component(names, 1), check)
+    }
+    fn record(&self, names: Names, out: &mut Vec<(String, f64)>) {
+        self.0.record(component(names, 0), out);
+        self.1.record(component(names, 1), out);
+    }
+    fn assign(&mut self, names: Names, name: &str, value: f64) -> bool {
+        self.0.assign(component(names, 0), name, value)
+            || self.1.assign(component(names, 1), name, value)
+    }
+}
+
+impl<A: OptionValue, B: OptionValue, C: OptionValue> OptionValue for (A, B, C) {
+    fn check(&self, optimizer: &'static str, names: Names, check: Check) -> Result<()> {
+        self.0.check(optimizer, component(names, 0), check)?;
+        self.1.check(optimizer, component(names, 1), check)?;
+        self.2.check(optimizer, component(names, 2), check)
+    }
+    fn record(&self, names: Names, out: &mut Vec<(String, f64)>) {
+        self.0.record(component(names, 0), out);
+        self.1.record(component(names, 1), out);
+        self.2.record(component(names, 2), out);
+    }
+    fn assign(&mut self, names: Names, name: &str, value: f64) -> bool {
+        self.0.assign(component(names, 0), name, value)
+            || self.1.assign(component(names, 1), name, value)
+            || self.2.assign(component(names, 2), name, value)
     }
 }
 
@@ -232,10 +275,9 @@ macro_rules! config {
                         &mut saved,
                     );
                     let names = $crate::declare::names!($field);
-                    if saved.len() == 2 {
-                        out.extend([names[1], names[2]]);
-                    } else {
-                        out.push(names[0]);
+                    match saved.len() {
+                        1 => out.push(names[0]),
+                        n => out.extend(&names[1..=n]),
                     }
                 )*
                 out
@@ -251,6 +293,7 @@ macro_rules! names {
             stringify!($field),
             concat!(stringify!($field), ".0"),
             concat!(stringify!($field), ".1"),
+            concat!(stringify!($field), ".2"),
         ]
     };
 }

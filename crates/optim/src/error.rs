@@ -191,6 +191,16 @@ pub enum OptimError {
         /// Which optimizers have it.
         reason: String,
     },
+    /// A parameter of a shape the optimizer cannot update (Muon takes matrices).
+    #[error("{optimizer}: cannot take a parameter of shape {shape:?}: {reason}")]
+    UnsupportedShape {
+        /// The optimizer's name.
+        optimizer: &'static str,
+        /// The parameter's shape.
+        shape: Vec<usize>,
+        /// What it takes instead.
+        reason: String,
+    },
     /// A state file that is not a complete, intact optimizer state file.
     #[error("{}: corrupt optimizer state file: {reason}", path.display())]
     CorruptFile {

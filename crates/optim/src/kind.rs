@@ -7,6 +7,7 @@ use std::str::FromStr;
 use tapegrad_tape::Float;
 
 use crate::adadelta::AdadeltaConfig;
+use crate::adafactor::AdafactorConfig;
 use crate::adagrad::AdagradConfig;
 use crate::adam::AdamConfig;
 use crate::adamax::AdamaxConfig;
@@ -148,7 +149,7 @@ registry! {
     /// assert_eq!(
     ///     err.to_string(),
     ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb"
+    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -193,6 +194,9 @@ registry! {
         /// LAMB: Adam with a per-tensor trust ratio ([`crate::Lamb`], optax's `lamb`).
         Lamb = "lamb", "LAMB", "Adam rescaled per tensor by ‖θ‖/‖u‖ (large batches)",
             LambConfig::default();
+        /// Adafactor: a factored second moment, steps relative to ‖θ‖ ([`crate::Adafactor`]).
+        Adafactor = "adafactor", "Adafactor", "factored second moment, relative step size",
+            AdafactorConfig::default();
     }
 }
 

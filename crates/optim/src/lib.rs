@@ -55,6 +55,7 @@
 //! across threads for large parameters, and allocate nothing after the first step.
 
 pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
@@ -72,6 +73,7 @@ pub mod kind;
 pub mod lamb;
 pub mod lion;
 pub mod lr_decay;
+pub mod muon;
 pub mod nadam;
 pub mod onecycle;
 pub mod optimizer;
@@ -82,12 +84,14 @@ pub mod rmsprop;
 pub mod rprop;
 pub mod rule;
 pub mod schedule;
+mod scratch;
 pub mod settings;
 pub mod sgd;
 pub mod state;
 mod validate;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
+pub use adafactor::{Adafactor, AdafactorConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW};
 pub use adamax::{Adamax, AdamaxConfig};
@@ -106,6 +110,7 @@ pub use lr_decay::{
     ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr,
     MultiplicativeLr, PolynomialLr,
 };
+pub use muon::{AdjustLr, Muon, MuonConfig};
 pub use nadam::{NAdam, NAdamConfig};
 pub use onecycle::{Anneal, OneCycleLr};
 pub use optimizer::Optimizer;

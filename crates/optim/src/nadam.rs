@@ -70,8 +70,12 @@ impl Rule for NAdamConfig {
 
     const BUFFERS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "mu_product"];
 
-    fn buffer_len(&self, index: usize, numel: usize) -> usize {
-        if index == 2 { 1 } else { numel }
+    fn buffer_len(&self, index: usize, shape: &[usize]) -> usize {
+        if index == 2 {
+            1
+        } else {
+            shape.iter().product()
+        }
     }
 
     fn initial(&self, index: usize) -> f64 {

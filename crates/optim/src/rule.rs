@@ -21,6 +21,8 @@ pub struct StepData<'a, T> {
     pub weight_decay: f64,
     /// The step count t after this step.
     pub t: u64,
+    /// θ's shape (for rules that factor or orthogonalize a matrix).
+    pub shape: &'a [usize],
     /// Whether this is the parameter's first step (its state was just made).
     pub first: bool,
     /// θ, updated in place.
@@ -56,12 +58,26 @@ pub trait Rule: Options {
         true
     }
 
-    /// The length of `BUFFERS[index]` for a parameter of `numel` elements:
-    /// `numel`, or 1 for a scalar the optimizer keeps per parameter (NAdam's
-    /// μ product).
-    fn buffer_len(&self, index: usize, numel: usize) -> usize {
+    /// Whether a parameter of this shape keeps `BUFFERS[index]` (Adafactor
+    /// factors matrices only): [`Rule::keeps`] by default.
+    fn keeps_for(&self, index: usize, shape: &[usize]) -> bool {
+        let _ = shape;
+        self.keeps(index)
+    }
+
+    /// Refuses a parameter of a shape the rule cannot update (Muon takes
+    /// matrices only), with the reason; every shape by default.
+    fn check_shape(&self, shape: &[usize]) -> std::result::Result<(), String> {
+        let _ = shape;
+        Ok(())
+    }
+
+    /// The length of `BUFFERS[index]` for a parameter of this shape: its
+    /// size, or 1 for a scalar the optimizer keeps per parameter (NAdam's μ
+    /// product), or the size of a factor.
+    fn buffer_len(&self, index: usize, shape: &[usize]) -> usize {
         let _ = index;
-        numel
+        shape.iter().product()
     }
 
     /// The value every element of `BUFFERS[index]` starts from.
@@ -93,6 +109,7 @@ impl<T: Float, R: Rule> Optim<T, R> {
         let name = cfg.name();
         cfg.check_ranges(name)?;
         cfg.check_combination()?;
+        groups.iter().try_for_each(|g| check_shapes(&cfg, g))?;
         let (lr, wd) = (cfg.lr(), cfg.weight_decay());
         let core = Core::new(name, groups, lr, wd, R::COUNTS_STEPS)?;
         Ok(Self { core, cfg })
@@ -110,7 +127,7 @@ impl<T: Float, R: Rule> Optim<T, R> {
         self.core.for_each_with_grad(|group, param, grad, slot| {
             let first = slot.is_none();
             let (t, state) = if keeps_state {
-                let state = slot.get_or_insert_with(|| new_slot(&cfg, param.numel()));
+                let state = slot.get_or_insert_with(|| new_slot(&cfg, param.shape()));
                 if R::COUNTS_STEPS {
                     state.step = next_step(name, param, state.step)?;
                 }
@@ -118,11 +135,13 @@ impl<T: Float, R: Rule> Optim<T, R> {
             } else {
                 (0, &mut stateless[..])
             };
+            let shape = param.shape();
             param.update(|p| {
                 cfg.update(StepData {
                     lr: group.lr,
                     weight_decay: group.weight_decay,
                     t,
+                    shape,
                     first,
                     param: p,
                     grad: grad.data(),
@@ -132,6 +151,19 @@ impl<T: Float, R: Rule> Optim<T, R> {
             Ok(())
         })
     }
+}
+
+/// Refuses a group holding a parameter of a shape the rule cannot update.
+fn check_shapes<T: Float, R: Rule>(cfg: &R, group: &ParamGroup<T>) -> Result<()> {
+    for p in &group.params {
+        cfg.check_shape(p.shape())
+            .map_err(|reason| crate::OptimError::UnsupportedShape {
+                optimizer: cfg.name(),
+                shape: p.shape().to_vec(),
+                reason,
+            })?;
+    }
+    Ok(())
 }
 
 /// The option a cycled momentum sets: ρ₁ of `betas` where the rule has them,
@@ -149,23 +181,24 @@ fn keeps_state<R: Rule>(cfg: &R) -> bool {
     R::COUNTS_STEPS || (0..R::BUFFERS.len()).any(|i| cfg.keeps(i))
 }
 
-fn new_slot<T: Float, R: Rule>(cfg: &R, numel: usize) -> Slot<T> {
+fn new_slot<T: Float, R: Rule>(cfg: &R, shape: &[usize]) -> Slot<T> {
     let buffers = (0..R::BUFFERS.len())
-        .map(|i| match cfg.keeps(i) {
-            true => vec![T::from_f64(cfg.initial(i)); cfg.buffer_len(i, numel)],
+        .map(|i| match cfg.keeps_for(i, shape) {
+            true => vec![T::from_f64(cfg.initial(i)); cfg.buffer_len(i, shape)],
             false => Vec::new(),
         })
         .collect();
     Slot { step: 0, buffers }
 }
 
-/// The slot as named buffers, those the configuration keeps, in declared order.
-fn save<T: Float, R: Rule>(cfg: &R, slot: &Slot<T>) -> ParamState<T> {
+/// The slot as named buffers, those the configuration keeps for the
+/// parameter's shape, in declared order.
+fn save<T: Float, R: Rule>(cfg: &R, slot: &Slot<T>, shape: &[usize]) -> ParamState<T> {
     let buffers = R::BUFFERS
         .iter()
         .zip(&slot.buffers)
         .enumerate()
-        .filter(|(i, _)| cfg.keeps(*i))
+        .filter(|(i, _)| cfg.keeps_for(*i, shape))
         .map(|(_, (name, b))| (name.to_string(), b.clone()))
         .collect();
     ParamState {
@@ -174,12 +207,12 @@ fn save<T: Float, R: Rule>(cfg: &R, slot: &Slot<T>) -> ParamState<T> {
     }
 }
 
-/// The slot of a parameter with `numel` elements: exactly the buffers the
-/// configuration keeps, each of the parameter's size.
+/// The slot of a parameter of this shape: exactly the buffers the
+/// configuration keeps for it, each of its length.
 fn restore<T: Float, R: Rule>(
     cfg: &R,
     saved: &ParamState<T>,
-    numel: usize,
+    shape: &[usize],
 ) -> std::result::Result<Slot<T>, String> {
     if !keeps_state(cfg) {
         return Err(format!("{} keeps no state with these options", cfg.name()));
@@ -189,8 +222,10 @@ fn restore<T: Float, R: Rule>(
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let len = cfg.buffer_len(i, numel);
-            Ok(saved.take_if(name, cfg.keeps(i), len)?.unwrap_or_default())
+            let len = cfg.buffer_len(i, shape);
+            Ok(saved
+                .take_if(name, cfg.keeps_for(i, shape), len)?
+                .unwrap_or_default())
         })
         .collect::<std::result::Result<_, String>>()?;
     Ok(Slot {
@@ -210,6 +245,7 @@ impl<T: Float, R: Rule> crate::Optimizer<T> for Optim<T, R> {
         &self.core.groups
     }
     fn add_param_group(&mut self, group: ParamGroup<T>) -> Result<()> {
+        check_shapes(&self.cfg, &group)?;
         self.core.add_group(group)
     }
     fn set_group_lr(&mut self, index: usize, lr: f64) -> Result<()> {
@@ -245,7 +281,7 @@ impl<T: Float, R: Rule> crate::Optimizer<T> for Optim<T, R> {
     fn state_dict(&self) -> StateDict<T> {
         let cfg = &self.cfg;
         self.core
-            .state_dict(cfg.saved_options(), |slot| save(cfg, slot))
+            .state_dict(cfg.saved_options(), |slot, shape| save(cfg, slot, shape))
     }
     fn load_state_dict(&mut self, state: &StateDict<T>) -> Result<()> {
         let cfg = self.cfg;

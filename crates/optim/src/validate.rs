@@ -77,3 +77,49 @@ pub(crate) fn refuse(
 ) -> OptimError {
     invalid(optimizer, name, value, reason)
 }
+
+pub(crate) fn non_positive(optimizer: &'static str, name: &'static str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value <= 0.0) {
+        return Err(invalid(
+            optimizer,
+            name,
+            value,
+            "must be a finite number <= 0",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn at_least_one_real(
+    optimizer: &'static str,
+    name: &'static str,
+    value: f64,
+) -> Result<()> {
+    if !(value.is_finite() && value >= 1.0) {
+        return Err(invalid(
+            optimizer,
+            name,
+            value,
+            "must be a finite number >= 1",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn fewer_than_100(
+    optimizer: &'static str,
+    name: &'static str,
+    value: f64,
+) -> Result<()> {
+    if value >= 100.0 {
+        return Err(invalid(optimizer, name, value, "must be < 100"));
+    }
+    Ok(())
+}
+
+pub(crate) fn finite(optimizer: &'static str, name: &'static str, value: f64) -> Result<()> {
+    if !value.is_finite() {
+        return Err(invalid(optimizer, name, value, "must be a finite number"));
+    }
+    Ok(())
+}

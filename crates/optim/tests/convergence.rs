@@ -211,9 +211,10 @@ fn only_rows_with_decoupled_decay_leave_out_the_logistic_problem() {
     for row in rows() {
         let opt = row.over(vec![vector::<f64>(&[0.0])]);
         let options = opt.state_dict().options;
-        // Lion and LAMB have no switch: their decay is always decoupled
-        // (optax adds λθ to the update, after the sign or Adam's scaling).
-        let decoupled = matches!(opt.name(), "Lion" | "LAMB")
+        // Lion, LAMB and Adafactor have no switch: their decay is always
+        // decoupled (optax adds λθ to the update, after the sign or Adam's
+        // scaling; PyTorch's Adafactor multiplies θ by 1 − ελ).
+        let decoupled = matches!(opt.name(), "Lion" | "LAMB" | "Adafactor")
             || options
                 .iter()
                 .any(|(name, value)| name == "decoupled_weight_decay" && *value == 1.0);

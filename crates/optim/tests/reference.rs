@@ -9,9 +9,10 @@ use common::table::{Dtype, Reference, Row, rows, rows_like};
 use common::{f64s, fixture_cases, param, set_grad, usizes, values};
 use serde_json::{Map, Value};
 use tapegrad_optim::{
-    AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig, CosineAnnealingLr,
-    LambConfig, LionConfig, LrScheduler, NAdamConfig, Optim, Optimizer, ParamState, RAdamConfig,
-    RmsPropConfig, RpropConfig, Rule, Scheduler, SgdConfig, StepLr, clip_grad_norm,
+    AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
+    CosineAnnealingLr, LambConfig, LionConfig, LrScheduler, NAdamConfig, Optim, Optimizer,
+    ParamState, RAdamConfig, RmsPropConfig, RpropConfig, Rule, Scheduler, SgdConfig, StepLr,
+    clip_grad_norm,
 };
 use tapegrad_tape::{Float, Var};
 
@@ -35,16 +36,17 @@ fn num(v: &Value) -> f64 {
 }
 
 /// `cfg` with the case's options set by their PyTorch names (a pair such as
-/// `betas` as `betas.0`, `betas.1`); every option must exist.
+/// `betas` as `betas.0`, `betas.1`; PyTorch's `None` in one as NaN); every
+/// option must exist.
 fn configured<R: Rule>(mut cfg: R, optimizer: &str, options: &Map<String, Value>) -> R {
     for (key, value) in options {
         let set = match value {
             Value::Bool(b) => cfg.set(key, f64::from(u8::from(*b))),
             Value::Number(_) => cfg.set(key, num(value)),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, x)| cfg.set(&format!("{key}.{i}"), num(x))),
+            Value::Array(items) => items.iter().enumerate().try_for_each(|(i, x)| {
+                let x = if x.is_null() { f64::NAN } else { num(x) };
+                cfg.set(&format!("{key}.{i}"), x)
+            }),
             other => panic!("{optimizer}: option {key} = {other} of the fixture is not a value"),
         };
         set.unwrap_or_else(|e| {
@@ -81,6 +83,7 @@ fn described<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T
         "Rprop" => boxed(RpropConfig::default(), name, o, params),
         "Lion" => boxed(LionConfig::default(), name, o, params),
         "LAMB" => boxed(LambConfig::default(), name, o, params),
+        "Adafactor" => boxed(AdafactorConfig::default(), name, o, params),
         other => panic!("optimizer {other} of the fixture is not mapped"),
     }
 }
@@ -260,7 +263,7 @@ fn assert_state<T: Float>(
 
 fn run_all<T: Dtype>(rtol: f64, atol: f64) {
     let cases = fixture_cases();
-    assert_eq!(cases.len(), 37, "the fixtures have 32 + 5 cases");
+    assert_eq!(cases.len(), 40, "the fixtures have 35 + 5 cases");
     for (name, case) in &cases {
         let (row, worst) = run_case::<T>(name, case, rtol, atol);
         println!(

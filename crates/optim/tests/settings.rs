@@ -52,7 +52,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
             assert_eq!(
                 valid,
                 "sgd, momentum, adagrad, rmsprop, adam, adamw, adadelta, adamax, nadam, nadamw, radam, \
-                 asgd, rprop, lion, lamb"
+                 asgd, rprop, lion, lamb, adafactor"
             );
         }
         other => panic!("expected UnknownOptimizer, got {other:?}"),
@@ -60,7 +60,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
     assert_eq!(
         err.to_string(),
         "unknown optimizer `lbfgs`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-         adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb"
+         adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor"
     );
     assert!("".parse::<OptimizerKind>().is_err());
 }
@@ -85,7 +85,8 @@ fn labels_are_the_experiments_names() {
             "ASGD",
             "Rprop",
             "Lion",
-            "LAMB"
+            "LAMB",
+            "Adafactor"
         ]
     );
     let bert = OptimizerSettings {
@@ -135,6 +136,7 @@ fn the_builder_passes_lr_and_weight_decay_and_keeps_the_other_defaults() {
             OptimizerKind::Rprop => "Rprop",
             OptimizerKind::Lion => "Lion",
             OptimizerKind::Lamb => "LAMB",
+            OptimizerKind::Adafactor => "Adafactor",
         };
         assert_eq!(opt.name(), want);
         if kind.has_bias_correction() {

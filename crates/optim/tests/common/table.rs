@@ -12,10 +12,10 @@
 //! [`OptimizerSettings`] (`settings.rs` checks).
 
 use tapegrad_optim::{
-    Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, Adamax,
-    AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, Lamb, LambConfig, Lion, LionConfig, NAdam,
-    NAdamConfig, OptimError, Optimizer, OptimizerKind, OptimizerSettings, ParamGroup, RAdam,
-    RAdamConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd, SgdConfig,
+    Adadelta, AdadeltaConfig, Adafactor, AdafactorConfig, Adagrad, AdagradConfig, Adam, AdamConfig,
+    AdamW, Adamax, AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, Lamb, LambConfig, Lion,
+    LionConfig, NAdam, NAdamConfig, OptimError, Optimizer, OptimizerKind, OptimizerSettings,
+    ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -605,6 +605,30 @@ pub fn rows() -> Vec<Row> {
             None,
         ),
         row(
+            "adafactor",
+            builds!(|g| settings(K::Adafactor).with_lr(0.01).build_with_groups(g)?),
+            Fixture,
+            fit(0.01, 3000, true, 1e-4),
+            None,
+        ),
+        row(
+            "adafactor_decay_eps_d_maximize",
+            builds!(|g| {
+                let cfg = AdafactorConfig {
+                    lr: 0.05,
+                    beta2_decay: -0.5,
+                    eps: (Some(1e-6), 1e-2),
+                    d: 1.5,
+                    weight_decay: 0.1,
+                    maximize: true,
+                };
+                Adafactor::with_groups(g, cfg)?
+            }),
+            Fixture,
+            fit(0.01, 3000, true, 1e-4),
+            None,
+        ),
+        row(
             "adam_amsgrad_apply_if_finite",
             builds!(|g| {
                 let cfg = AdamConfig {
@@ -679,7 +703,8 @@ pub fn maximizes<T: Float>(opt: &dyn Optimizer<T>) -> bool {
 }
 
 /// Whether the optimizer's update of an element depends on the whole tensor
-/// (LAMB's trust ratio ‖θ‖/‖u‖), so that splitting a parameter changes it.
+/// (LAMB's trust ratio ‖θ‖/‖u‖, Adafactor's RMS(θ) and RMS(u)), so that
+/// splitting a parameter changes it.
 pub fn per_tensor<T: Float>(opt: &dyn Optimizer<T>) -> bool {
-    opt.name() == "LAMB"
+    matches!(opt.name(), "LAMB" | "Adafactor")
 }
