@@ -22,7 +22,8 @@ use rand::rngs::StdRng;
 use tapegrad_nn::{Linear, Module, Relu, Sequential};
 use tapegrad_tape::Tensor;
 use tapegrad_train::{
-    EpochMetrics, ModelKind, RunSpec, build_optimizer, find_checkpoint, save_checkpoint,
+    EpochMetrics, ModelKind, RunSpec, ScheduleRecord, build_optimizer, find_checkpoint,
+    save_checkpoint,
 };
 
 /// The files of a checkpoint, in the order the option bits number them.
@@ -69,8 +70,17 @@ pub fn template(out: &Path) -> PathBuf {
         seconds: 0.01,
     }];
     fs::create_dir_all(out).expect("the scratch directory can be made");
-    save_checkpoint(out, 1, &spec(), &model, optimizer.as_ref(), &history)
-        .expect("the template checkpoint can be written")
+    let schedule = ScheduleRecord::default();
+    save_checkpoint(
+        out,
+        1,
+        &spec(),
+        &model,
+        optimizer.as_ref(),
+        &schedule,
+        &history,
+    )
+    .expect("the template checkpoint can be written")
 }
 
 /// Copies the `template` checkpoint directory into `scratch`, replaces the file

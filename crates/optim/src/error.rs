@@ -170,6 +170,14 @@ pub enum OptimError {
         /// The valid names, comma-separated.
         valid: String,
     },
+    /// A schedule name that [`crate::ScheduleKind`] does not know.
+    #[error("unknown schedule `{given}`; valid names: {valid}")]
+    UnknownSchedule {
+        /// The name given.
+        given: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
     /// An option set by name ([`crate::Options::set`]) that the configuration
     /// does not have, or a value its type cannot hold.
     #[error("{optimizer}: no option {given}; its options are {valid}")]

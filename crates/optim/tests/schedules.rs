@@ -354,3 +354,31 @@ fn plateau_options_are_checked_and_its_state_resumes() {
         assert_eq!((c.groups()[0].lr, c.groups()[1].lr), lrs[t], "step {t}");
     }
 }
+
+/// Every named schedule builds for runs of 2 to 10 000 steps with lrs in
+/// (0, lr·1.0] at every step, and the names read back.
+#[test]
+fn every_schedule_kind_builds_for_any_run_length() {
+    use tapegrad_optim::ScheduleKind;
+    for kind in ScheduleKind::ALL {
+        assert_eq!(kind.name().parse::<ScheduleKind>().unwrap(), kind);
+        for total in [2, 3, 17, 10_000] {
+            let Some(s) = kind.schedule(0.1, total).unwrap() else {
+                assert_eq!(kind, ScheduleKind::Plateau);
+                continue;
+            };
+            for t in 0..total {
+                let lr = s.lr_at(0.1, t);
+                assert!(
+                    lr > 0.0 && lr <= 0.1 + 1e-15,
+                    "{kind} at {t} of {total}: {lr}"
+                );
+            }
+        }
+    }
+    let err = "cosin".parse::<ScheduleKind>().unwrap_err().to_string();
+    assert!(
+        err.starts_with("unknown schedule `cosin`; valid names: constant, step"),
+        "{err}"
+    );
+}

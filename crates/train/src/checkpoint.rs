@@ -23,13 +23,14 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use tapegrad_nn::{Module, Sequential, load_safetensors, save_safetensors};
-use tapegrad_optim::Optimizer;
+use tapegrad_optim::{Optimizer, PlateauState};
 
-use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec};
+use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec, ScheduleKind};
 use super::error::{Result, TrainError, quote};
 use super::fsutil::{sync_dir, temp_path, write_synced};
 use super::manifest::{Manifest, text_crc};
 use super::metrics::{EpochMetrics, read_csv, write_csv};
+use super::schedule::ScheduleRecord;
 
 /// The first line of `checkpoint.txt`.
 const FORMAT: &str = "tapegrad-train-checkpoint 2";
@@ -70,6 +71,8 @@ pub struct Checkpoint {
     pub epoch: usize,
     /// The run it belongs to.
     pub spec: RunSpec,
+    /// Its schedule's length and counters.
+    pub schedule: ScheduleRecord,
     /// The files' recorded sizes and checksums.
     manifest: Manifest,
 }
@@ -87,6 +90,7 @@ pub fn save_checkpoint(
     spec: &RunSpec,
     model: &Sequential,
     optimizer: &dyn Optimizer<f32>,
+    schedule: &ScheduleRecord,
     history: &[EpochMetrics],
 ) -> Result<PathBuf> {
     let dir = checkpoint_dir(out, epoch);
@@ -99,7 +103,12 @@ pub fn save_checkpoint(
     optimizer.save(&tmp.join(FILES[1]))?;
     write_csv(&tmp.join(FILES[2]), history)?;
     let manifest = Manifest::of(&tmp, &FILES)?;
-    let body = format!("{}{}", describe(epoch, spec), manifest.lines());
+    let body = format!(
+        "{}{}{}",
+        describe(epoch, spec),
+        describe_schedule(schedule),
+        manifest.lines()
+    );
     let text = format!("{body}{CRC_KEY} = {:08x}\n", text_crc(&body));
     write_synced(&tmp.join("checkpoint.txt"), text.as_bytes())?;
     sync_dir(&tmp)?;
@@ -158,11 +167,12 @@ pub fn find_checkpoint(path: &Path) -> Result<Checkpoint> {
     };
     let meta = dir.join("checkpoint.txt");
     let text = read_meta(&meta)?;
-    let (epoch, spec, manifest) = parse(&text).map_err(|reason| bad(&meta, &reason))?;
+    let (epoch, spec, schedule, manifest) = parse(&text).map_err(|reason| bad(&meta, &reason))?;
     Ok(Checkpoint {
         dir,
         epoch,
         spec,
+        schedule,
         manifest,
     })
 }
@@ -236,15 +246,44 @@ fn describe(epoch: usize, s: &RunSpec) -> String {
     };
     format!(
         "{FORMAT}\nepoch = {epoch}\ndata = {data}\nmodel = {}\noptimizer = {}\nlr = {:?}\n\
-         weight_decay = {:?}\nbias_correction = {}\nbatch_size = {}\nseed = {}\n",
+         weight_decay = {:?}\nbias_correction = {}\nschedule = {}\nbatch_size = {}\nseed = {}\n",
         value_name(&s.model),
         s.optimizer.name(),
         s.lr,
         s.weight_decay,
         s.bias_correction,
+        s.schedule.name(),
         s.batch_size,
         s.seed,
     )
+}
+
+/// The schedule's lines: its length, and ReduceLROnPlateau's counters.
+fn describe_schedule(r: &ScheduleRecord) -> String {
+    let mut text = format!("schedule_steps = {}\n", r.total_steps);
+    if let Some(p) = &r.plateau {
+        text += &format!(
+            "plateau = {:?} {} {} {}\n",
+            p.best, p.num_bad_epochs, p.cooldown_counter, p.steps
+        );
+    }
+    text
+}
+
+/// Reads the `plateau` line of [`describe_schedule`].
+fn parse_plateau(line: &str) -> std::result::Result<PlateauState, String> {
+    let bad = || format!("bad plateau line {}", quote(line));
+    let parts: Vec<&str> = line.split(' ').collect();
+    let [best, bad_epochs, cooldown, steps] = parts[..] else {
+        return Err(bad());
+    };
+    let int = |s: &str| s.parse::<usize>().map_err(|_| bad());
+    Ok(PlateauState {
+        best: best.parse().map_err(|_| bad())?,
+        num_bad_epochs: int(bad_epochs)?,
+        cooldown_counter: int(cooldown)?,
+        steps: int(steps)?,
+    })
 }
 
 /// The body of `checkpoint.txt` once its last line, the CRC-32 of the text
@@ -270,7 +309,7 @@ fn checked_body(text: &str) -> std::result::Result<&str, String> {
 }
 
 /// Reads the text of [`describe`], the manifest and the checksum line.
-fn parse(text: &str) -> std::result::Result<(usize, RunSpec, Manifest), String> {
+fn parse(text: &str) -> std::result::Result<(usize, RunSpec, ScheduleRecord, Manifest), String> {
     match text.lines().next() {
         Some(FORMAT) => {}
         Some(FORMAT_1) => {
@@ -319,11 +358,20 @@ fn parse(text: &str) -> std::result::Result<(usize, RunSpec, Manifest), String> 
         bias_correction: get("bias_correction")?
             .parse()
             .map_err(|_| "bad bias_correction")?,
+        // Written since schedules are selectable; an older checkpoint ran at a constant lr.
+        schedule: match get("schedule") {
+            Ok(name) => name.parse::<ScheduleKind>().map_err(|e| e.to_string())?,
+            Err(_) => ScheduleKind::Constant,
+        },
         batch_size: int("batch_size")? as usize,
         seed: int("seed")?,
     };
     let manifest = Manifest::parse(&fields, &FILES)?;
-    Ok((int("epoch")? as usize, spec, manifest))
+    let schedule = ScheduleRecord {
+        total_steps: get("schedule_steps").map_or(Ok(0), |_| int("schedule_steps"))? as usize,
+        plateau: get("plateau").ok().map(parse_plateau).transpose()?,
+    };
+    Ok((int("epoch")? as usize, spec, schedule, manifest))
 }
 
 /// Explains how `given` differs from the checkpoint's `saved` spec, naming the
@@ -356,6 +404,11 @@ pub fn spec_mismatch(given: &RunSpec, saved: &RunSpec) -> Option<String> {
         "--no-bias-correction",
         (!given.bias_correction).to_string(),
         (!saved.bias_correction).to_string(),
+    );
+    check(
+        "--schedule",
+        given.schedule.name().to_owned(),
+        saved.schedule.name().to_owned(),
     );
     check(
         "--batch-size",

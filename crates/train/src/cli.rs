@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::checkpoint::find_checkpoint;
-use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec, TrainConfig, default_lr};
+use super::config::{
+    DataSource, ModelKind, OptimizerKind, RunSpec, ScheduleKind, TrainConfig, default_lr,
+};
 use super::error::{Result, TrainError};
 use super::run::train;
 
@@ -38,6 +40,9 @@ pub struct Args {
     /// Adam/AdamW without the bias correction of the moments
     #[arg(long)]
     pub no_bias_correction: bool,
+    /// The learning-rate schedule over the run's T steps [default: constant]
+    #[arg(long, value_parser = schedule_kind())]
+    pub schedule: Option<ScheduleKind>,
     /// Number of epochs [default: 15]
     #[arg(long, value_parser = positive_usize, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
@@ -191,6 +196,7 @@ impl Args {
                 base.weight_decay
             }),
             bias_correction: !self.no_bias_correction && (fresh || base.bias_correction),
+            schedule: self.schedule.unwrap_or(base.schedule),
             batch_size: self.batch_size.unwrap_or(base.batch_size),
             seed: self.seed.unwrap_or(base.seed),
         };
@@ -274,4 +280,11 @@ fn optimizer_kind() -> impl clap::builder::TypedValueParser<Value = OptimizerKin
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     let values = OptimizerKind::ALL.map(|k| PossibleValue::new(k.name()).help(k.help()));
     PossibleValuesParser::new(values).try_map(|name| name.parse::<OptimizerKind>())
+}
+
+/// `--schedule`'s values: every [`ScheduleKind`] by its name, with its help line.
+fn schedule_kind() -> impl clap::builder::TypedValueParser<Value = ScheduleKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = ScheduleKind::ALL.map(|k| PossibleValue::new(k.name()).help(k.help()));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<ScheduleKind>())
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-pub use tapegrad_optim::OptimizerKind;
+pub use tapegrad_optim::{OptimizerKind, ScheduleKind};
 
 /// The network to train (see [`tapegrad_train::model`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,6 +69,8 @@ pub struct RunSpec {
     pub weight_decay: f64,
     /// Adam/AdamW: divide the moments by (1 − ρᵗ).
     pub bias_correction: bool,
+    /// The learning-rate schedule over the run's steps.
+    pub schedule: ScheduleKind,
     /// Minibatch size |S| (≥ 1).
     pub batch_size: usize,
     /// Seeds the split, the initialization and every epoch's shuffle.
@@ -85,6 +87,7 @@ impl Default for RunSpec {
             lr: OptimizerKind::Adam.default_lr(),
             weight_decay: 0.0,
             bias_correction: true,
+            schedule: ScheduleKind::Constant,
             batch_size: 32,
             seed: 0,
         }

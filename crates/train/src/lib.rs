@@ -30,10 +30,13 @@ mod optimizer;
 mod plot;
 mod report;
 mod run;
+mod schedule;
 
 pub use checkpoint::{Checkpoint, checkpoint_dir, epoch_seed, find_checkpoint, save_checkpoint};
 pub use cli::{Args, Command, main_with_args, parse_args};
-pub use config::{DataSource, ModelKind, OptimizerKind, RunSpec, TrainConfig, default_lr};
+pub use config::{
+    DataSource, ModelKind, OptimizerKind, RunSpec, ScheduleKind, TrainConfig, default_lr,
+};
 pub use data::{Splits, TEST_FRACTION, load_splits};
 pub use error::{Result, TrainError};
 pub use eval::{EVAL_BATCH, count_correct, evaluate};
@@ -42,3 +45,4 @@ pub use model::{LARGE_IMAGE, MLP_HIDDEN, build_model, cnn, mlp};
 pub use optimizer::build_optimizer;
 pub use plot::plot_metrics;
 pub use run::{Outcome, train};
+pub use schedule::{RunSchedule, ScheduleRecord};

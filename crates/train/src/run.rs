@@ -23,6 +23,7 @@ use super::model::build_model;
 use super::optimizer::build_optimizer;
 use super::plot::plot_metrics;
 use super::report::Reporter;
+use super::schedule::RunSchedule;
 
 /// What a finished (or stopped) run leaves.
 pub struct Outcome {
@@ -65,6 +66,14 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
         Some(ck) => ck.restore(&model, optimizer.as_mut())?,
         None => Vec::new(),
     };
+    let per_epoch = splits.train.len().div_ceil(spec.batch_size);
+    let mut schedule = RunSchedule::start(
+        spec.schedule,
+        spec.lr,
+        (per_epoch, config.epochs, history.len()),
+        resume.as_ref().map(|ck| &ck.schedule),
+        optimizer.as_mut(),
+    )?;
     create_dir(&config.out)?;
     remove_stale_temps(&config.out)?;
     let reporter = Reporter::new(config.quiet);
@@ -79,12 +88,14 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
         let m = run_epoch(
             &model,
             optimizer.as_mut(),
+            &mut schedule,
             &splits,
             spec,
             epoch,
             bar_epochs,
             &reporter,
         )?;
+        schedule.after_epoch(m.train_loss, optimizer.as_mut())?;
         reporter.row(&m);
         history.push(m);
         write_csv(&config.out.join("metrics.csv"), &history)?;
@@ -97,6 +108,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
             spec,
             &model,
             optimizer.as_ref(),
+            &schedule.record(),
             &history,
         )?);
     }
@@ -162,9 +174,13 @@ fn introduce(
         splits.sample_shape(),
     ));
     reporter.line(&format!(
-        "{} lr {} weight decay {}{}, batch {}, seed {}, {} epochs → {}",
+        "{} lr {}{} weight decay {}{}, batch {}, seed {}, {} epochs → {}",
         s.optimizer.name(),
         s.lr,
+        match s.schedule {
+            tapegrad_optim::ScheduleKind::Constant => String::new(),
+            other => format!(" ({other} schedule)"),
+        },
         s.weight_decay,
         if s.bias_correction {
             ""
@@ -190,6 +206,7 @@ fn introduce(
 fn run_epoch(
     model: &Sequential,
     optimizer: &mut dyn Optimizer<f32>,
+    schedule: &mut RunSchedule,
     splits: &Splits,
     spec: &RunSpec,
     epoch: usize,
@@ -199,6 +216,7 @@ fn run_epoch(
     let (train_loss, train_accuracy, seconds) = train_epoch(
         model,
         optimizer,
+        schedule,
         &splits.train,
         spec,
         epoch,
@@ -220,6 +238,7 @@ fn run_epoch(
 fn train_epoch(
     model: &Sequential,
     optimizer: &mut dyn Optimizer<f32>,
+    schedule: &mut RunSchedule,
     train: &Dataset,
     spec: &RunSpec,
     epoch: usize,
@@ -238,6 +257,7 @@ fn train_epoch(
         let loss = cross_entropy(&logits, &y)?;
         loss.backward()?;
         optimizer.step()?;
+        schedule.after_step(optimizer)?;
         loss_sum += f64::from(loss.item()?) * y.len() as f64;
         correct += count_correct(&logits.value(), &y);
         seen += y.len();

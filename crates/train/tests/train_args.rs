@@ -53,6 +53,8 @@ fn every_flag_is_read() {
         "--weight-decay",
         "0.05",
         "--no-bias-correction",
+        "--schedule",
+        "warmup-cosine",
         "--epochs",
         "4",
         "--batch-size",
@@ -70,6 +72,11 @@ fn every_flag_is_read() {
     );
     assert_eq!((c.spec.lr, c.spec.weight_decay), (0.003, 0.05));
     assert!(!c.spec.bias_correction);
+    assert_eq!(c.spec.schedule, tapegrad_train::ScheduleKind::WarmupCosine);
+    assert_eq!(
+        config(&[]).spec.schedule,
+        tapegrad_train::ScheduleKind::Constant
+    );
     assert_eq!((c.epochs, c.spec.batch_size, c.spec.seed), (4, 128, 9));
     assert_eq!(c.out, PathBuf::from("/tmp/x"));
     assert!(c.quiet);
@@ -157,6 +164,21 @@ fn bad_numbers_are_refused() {
         assert!(matches!(err, TrainError::Usage(_)), "{args:?}");
         assert_eq!(err.to_string(), *message);
     }
+}
+
+#[test]
+fn every_schedule_is_a_value_of_schedule() {
+    for kind in tapegrad_train::ScheduleKind::ALL {
+        assert_eq!(config(&["--schedule", kind.name()]).spec.schedule, kind);
+    }
+    let err = parse_args(["train", "--schedule", "fast"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("invalid value 'fast' for '--schedule <SCHEDULE>'"),
+        "{err}"
+    );
+    assert!(err.contains("warmup-cosine"), "{err}");
 }
 
 #[test]

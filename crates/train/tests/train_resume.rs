@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use tapegrad_nn::Module;
 use tapegrad_train::{
-    EpochMetrics, ModelKind, OptimizerKind, Outcome, RunSpec, TrainConfig, TrainError, train,
+    EpochMetrics, ModelKind, OptimizerKind, Outcome, RunSpec, ScheduleKind, TrainConfig,
+    TrainError, find_checkpoint, train,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -99,6 +100,83 @@ fn mlp_with_momentum_resumes_bit_for_bit() {
         ..RunSpec::default()
     };
     stop_resume_equals_uninterrupted(spec, "resume-mlp");
+}
+
+fn mlp(schedule: ScheduleKind) -> RunSpec {
+    RunSpec {
+        model: ModelKind::Mlp,
+        schedule,
+        batch_size: 128,
+        seed: 5,
+        ..RunSpec::default()
+    }
+}
+
+/// A step schedule continues from the steps taken, and it is used: the
+/// weights differ from those of the constant lr.
+#[test]
+fn a_one_cycle_run_resumes_bit_for_bit_and_differs_from_a_constant_lr() {
+    stop_resume_equals_uninterrupted(mlp(ScheduleKind::OneCycle), "resume-onecycle");
+    let (a, b) = (scratch("onecycle-a"), scratch("constant-b"));
+    let cycled = train(&config(&mlp(ScheduleKind::OneCycle), &a)).unwrap();
+    let constant = train(&config(&mlp(ScheduleKind::Constant), &b)).unwrap();
+    assert_ne!(weight_bits(&cycled), weight_bits(&constant));
+    std::fs::remove_dir_all(&a).unwrap();
+    std::fs::remove_dir_all(&b).unwrap();
+}
+
+/// ReduceLROnPlateau's counters travel in the checkpoint.
+#[test]
+fn a_plateau_run_resumes_bit_for_bit_with_its_counters() {
+    stop_resume_equals_uninterrupted(mlp(ScheduleKind::Plateau), "resume-plateau");
+    let out = scratch("plateau-counters");
+    let first = train(&TrainConfig {
+        stop_after: Some(1),
+        ..config(&mlp(ScheduleKind::Plateau), &out)
+    })
+    .unwrap();
+    let ck = find_checkpoint(first.checkpoint.as_ref().unwrap()).unwrap();
+    let plateau = ck.schedule.plateau.expect("plateau counters");
+    assert_eq!(
+        (plateau.steps, plateau.best),
+        (1, first.history[0].train_loss)
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The length of a step schedule is fixed by --epochs: resuming with another
+/// is refused rather than silently bending the schedule.
+#[test]
+fn a_schedule_resumed_with_other_epochs_is_refused() {
+    let out = scratch("cosine-epochs");
+    let spec = mlp(ScheduleKind::Cosine);
+    train(&TrainConfig {
+        stop_after: Some(1),
+        ..config(&spec, &out)
+    })
+    .unwrap();
+    let err = train(&TrainConfig {
+        epochs: 5,
+        resume: Some(out.clone()),
+        ..config(&spec, &out)
+    })
+    .err()
+    .unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("--epochs"), "{msg}");
+    assert!(msg.contains("cosine schedule spans"), "{msg}");
+    let other = train(&TrainConfig {
+        resume: Some(out.clone()),
+        ..config(&mlp(ScheduleKind::Step), &out)
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        other.contains("--schedule step (checkpoint: cosine)"),
+        "{other}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
