@@ -13,7 +13,7 @@ use tapegrad_optim::{
     CosineAnnealingWarmRestarts, CyclicLr, CyclicMode, ExponentialLr, LambdaLr, LinearLr,
     LrScheduler, MultiStepLr, MultiplicativeLr, OneCycleLr, Optimizer, ParamGroup, PlateauMode,
     PolynomialLr, ReduceLrOnPlateau, ScaleMode, Scheduler, SequentialLr, Sgd, SgdConfig, StepLr,
-    ThresholdMode,
+    SwaLr, ThresholdMode,
 };
 
 const FILE: &str = concat!(
@@ -72,6 +72,8 @@ const KNOWN: &[&str] = &[
     "cooldown",
     "min_lr",
     "eps",
+    "swa_lr",
+    "anneal_epochs",
 ];
 
 /// A spec's values, with PyTorch's defaults for what it leaves out.
@@ -174,6 +176,17 @@ fn described(spec: &Value) -> Box<dyn LrScheduler> {
                 ..OneCycleLr::new(s.num("max_lr", f64::NAN), s.int("total_steps", 0)).unwrap()
             }
             .validated()
+            .unwrap(),
+        ),
+        "SWALR" => Box::new(
+            SwaLr::new(
+                s.num("swa_lr", f64::NAN),
+                s.int("anneal_epochs", 10),
+                match s.text("anneal_strategy", "cos").as_str() {
+                    "cos" => Anneal::Cos,
+                    _ => Anneal::Linear,
+                },
+            )
             .unwrap(),
         ),
         "ChainedScheduler" => Box::new(ChainedScheduler::new(members()).unwrap()),
@@ -282,7 +295,7 @@ fn every_schedule_matches_pytorch_at_every_step() {
     let root = fixture(FILE);
     let bases = f64s(&root["base_lrs"]);
     let cases = root["cases"].as_object().unwrap();
-    assert_eq!(cases.len(), 25, "the fixture has 25 cases");
+    assert_eq!(cases.len(), 28, "the fixture has 28 cases");
     let mut cycled = 0;
     for (name, case) in cases {
         let spec = &case["scheduler"];

@@ -382,3 +382,85 @@ fn every_schedule_kind_builds_for_any_run_length() {
         "{err}"
     );
 }
+
+/// AveragedModel's averages (`fixtures/averaging_reference.json`), to 1e-14.
+#[test]
+fn averaged_params_match_pytorch() {
+    use tapegrad_optim::{AveragedParams, Averaging};
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/averaging_reference.json"
+    );
+    let root = common::fixture(file);
+    let cases = root["cases"].as_object().unwrap();
+    assert_eq!(cases.len(), 3);
+    for (name, case) in cases {
+        let shapes: Vec<Vec<usize>> = case["shapes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(common::usizes)
+            .collect();
+        let params: Vec<Var<f64>> = shapes
+            .iter()
+            .map(|s| common::param(&vec![0.0; s.iter().product()], s))
+            .collect();
+        let averaging = match case["decay"].as_f64() {
+            None => Averaging::Swa,
+            Some(decay) => Averaging::Ema { decay },
+        };
+        let mut avg = AveragedParams::new(params.clone(), averaging).unwrap();
+        let steps = case["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(case["expected"].as_array().unwrap());
+        for (u, (values, expected)) in steps.enumerate() {
+            for (p, v) in params.iter().zip(values.as_array().unwrap()) {
+                let v = common::f64s(v);
+                p.update(|d| d.copy_from_slice(&v));
+            }
+            avg.update();
+            for (i, want) in expected.as_array().unwrap().iter().enumerate() {
+                for (got, want) in avg.state().averages[i].iter().zip(common::f64s(want)) {
+                    assert!(
+                        (got - want).abs() <= 1e-14 * want.abs().max(1.0),
+                        "{name} update {u} param {i}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            avg.state().n_averaged,
+            case["values"].as_array().unwrap().len() as u64
+        );
+    }
+}
+
+#[test]
+fn averaged_params_swap_restore_and_refuse() {
+    use tapegrad_optim::{AveragedParams, Averaging};
+    let w = vector::<f64>(&[1.0, 2.0]);
+    assert!(AveragedParams::new(vec![w.clone()], Averaging::Ema { decay: 1.5 }).is_err());
+    let mut ema = AveragedParams::new(vec![w.clone()], Averaging::Ema { decay: 0.5 }).unwrap();
+    assert!(ema.swap().is_err(), "nothing to swap in before an update");
+    ema.update();
+    w.update(|d| d.copy_from_slice(&[3.0, 4.0]));
+    ema.update();
+    assert_eq!(ema.state().averages[0], [2.0, 3.0]);
+    let saved = ema.state().clone();
+    let mut again = AveragedParams::new(vec![w.clone()], Averaging::Ema { decay: 0.5 }).unwrap();
+    let wrong = tapegrad_optim::AveragedState {
+        n_averaged: 2,
+        averages: vec![vec![0.0; 3]],
+    };
+    assert!(again.restore(wrong).is_err());
+    again.restore(saved).unwrap();
+    again.update();
+    ema.update();
+    assert_eq!(again.state(), ema.state());
+    again.swap().unwrap();
+    assert_eq!(w.value().data(), [2.5, 3.5]);
+    again.swap().unwrap();
+    assert_eq!(w.value().data(), [3.0, 4.0]);
+}
