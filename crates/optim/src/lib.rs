@@ -72,6 +72,8 @@ pub mod finite;
 pub mod group;
 pub mod kind;
 pub mod lamb;
+pub mod lbfgs;
+mod line_search;
 pub mod lion;
 pub mod lr_decay;
 pub mod muon;
@@ -108,6 +110,7 @@ pub use finite::{ApplyIfFinite, NonFiniteCounts, StepOutcome};
 pub use group::{Group, ParamGroup};
 pub use kind::{MOMENTUM, OptimizerKind};
 pub use lamb::{Lamb, LambConfig};
+pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsState, LineSearch};
 pub use lion::{Lion, LionConfig};
 pub use lr_decay::{
     ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr,
