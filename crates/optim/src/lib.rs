@@ -87,6 +87,7 @@ pub mod rmsprop;
 pub mod rprop;
 pub mod rule;
 pub mod schedule;
+pub mod schedule_free;
 pub mod schedule_kind;
 mod scratch;
 pub mod settings;
@@ -126,6 +127,10 @@ pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use rule::{Optim, Rule, StepData};
 pub use schedule::{CosineAnnealingLr, LinearLr, LrScheduler, Scheduler, SchedulerState, StepLr};
+pub use schedule_free::{
+    ScheduleFree, ScheduleFreeAdamW, ScheduleFreeAdamWConfig, ScheduleFreeSgd,
+    ScheduleFreeSgdConfig,
+};
 pub use schedule_kind::ScheduleKind;
 pub use settings::OptimizerSettings;
 pub use sgd::{Sgd, SgdConfig};

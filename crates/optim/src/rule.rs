@@ -120,6 +120,26 @@ impl<T: Float, R: Rule> Optim<T, R> {
         &self.cfg
     }
 
+    /// Sets every parameter with state to (θ − (1 − β) b₀)/β, b₀ its first
+    /// buffer (schedule-free's z), and returns the parameters' values before.
+    pub(crate) fn swap_in_average(&mut self, b1: f64) -> Vec<(Var<T>, Vec<T>)> {
+        let (scale, weight) = (T::from_f64(b1), T::from_f64(1.0 - b1));
+        let mut saved = Vec::new();
+        for (group, slots) in self.core.groups.iter().zip(&self.core.slots) {
+            for (p, slot) in group.params.iter().zip(slots) {
+                let Some(slot) = slot else { continue };
+                saved.push((p.clone(), p.value().data().to_vec()));
+                let z = &slot.buffers[0];
+                p.update(|y| {
+                    y.iter_mut()
+                        .zip(z)
+                        .for_each(|(y, &z)| *y = (*y - weight * z) / scale)
+                });
+            }
+        }
+        saved
+    }
+
     fn update(&mut self) -> Result<()> {
         let (cfg, name) = (self.cfg, self.core.name);
         let keeps_state = keeps_state(&cfg);

@@ -214,10 +214,12 @@ fn only_rows_with_decoupled_decay_leave_out_the_logistic_problem() {
         // Lion, LAMB and Adafactor have no switch: their decay is always
         // decoupled (optax adds λθ to the update, after the sign or Adam's
         // scaling; PyTorch's Adafactor multiplies θ by 1 − ελ).
-        let decoupled = matches!(opt.name(), "Lion" | "LAMB" | "Adafactor")
-            || options
-                .iter()
-                .any(|(name, value)| name == "decoupled_weight_decay" && *value == 1.0);
+        let decoupled = matches!(
+            opt.name(),
+            "Lion" | "LAMB" | "Adafactor" | "ScheduleFreeAdamW"
+        ) || options
+            .iter()
+            .any(|(name, value)| name == "decoupled_weight_decay" && *value == 1.0);
         assert_eq!(row.logistic.is_none(), decoupled, "{}", row.name);
     }
 }

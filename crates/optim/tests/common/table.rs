@@ -15,7 +15,8 @@ use tapegrad_optim::{
     Adadelta, AdadeltaConfig, Adafactor, AdafactorConfig, Adagrad, AdagradConfig, Adam, AdamConfig,
     AdamW, Adamax, AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, Lamb, LambConfig, Lion,
     LionConfig, NAdam, NAdamConfig, OptimError, Optimizer, OptimizerKind, OptimizerSettings,
-    ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd, SgdConfig,
+    ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, ScheduleFreeAdamW,
+    ScheduleFreeAdamWConfig, ScheduleFreeSgd, ScheduleFreeSgdConfig, Sgd, SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -626,6 +627,66 @@ pub fn rows() -> Vec<Row> {
             }),
             Fixture,
             fit(0.01, 3000, true, 1e-4),
+            None,
+        ),
+        row(
+            "schedule_free_sgd",
+            builds!(|g| {
+                let cfg = ScheduleFreeSgdConfig {
+                    lr: 0.1,
+                    ..Default::default()
+                };
+                ScheduleFreeSgd::with_groups(g, cfg)?
+            }),
+            Fixture,
+            fit(0.1, 2000, false, 2e-4),
+            Some(fit(0.5, 3000, false, 1e-6)),
+        ),
+        row(
+            "schedule_free_sgd_warmup_decay",
+            builds!(|g| {
+                let cfg = ScheduleFreeSgdConfig {
+                    lr: 0.2,
+                    b1: 0.8,
+                    weight_decay: 0.05,
+                    weight_lr_power: 1.0,
+                    warmup_steps: 3,
+                };
+                ScheduleFreeSgd::with_groups(g, cfg)?
+            }),
+            Fixture,
+            fit(0.1, 2000, false, 2e-4),
+            Some(fit(0.5, 3000, false, 1e-6)),
+        ),
+        row(
+            "schedule_free_adamw",
+            builds!(|g| {
+                let cfg = ScheduleFreeAdamWConfig {
+                    lr: 0.01,
+                    ..Default::default()
+                };
+                ScheduleFreeAdamW::with_groups(g, cfg)?
+            }),
+            Fixture,
+            fit(0.05, 3000, false, 1e-5),
+            None,
+        ),
+        row(
+            "schedule_free_adamw_warmup_decay",
+            builds!(|g| {
+                let cfg = ScheduleFreeAdamWConfig {
+                    lr: 0.02,
+                    b1: 0.95,
+                    b2: 0.99,
+                    eps: 1e-6,
+                    weight_decay: 0.1,
+                    warmup_steps: 4,
+                    ..Default::default()
+                };
+                ScheduleFreeAdamW::with_groups(g, cfg)?
+            }),
+            Fixture,
+            fit(0.01, 3000, false, 5e-4),
             None,
         ),
         row(
