@@ -10,10 +10,11 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
 from collections import defaultdict
 
 RUST = ["target/release/examples/bench"]
-TORCH = ["python3", "benches/torch_twin.py"]
+TORCH = [sys.executable, "benches/torch_twin.py"]
 HIGHER_IS_BETTER = ("gflops", "GBps")
 
 

@@ -126,8 +126,50 @@ def w5():
             emit("W5", "GBps", 28 * n / (ms * 1e-3) / 1e9)
 
 
+# W5opt: this crate's OptimizerKind names → the PyTorch optimizer (lr 1e-3, PyTorch's defaults).
+W5OPT = {
+    "sgd": (torch.optim.SGD, {}),
+    "momentum": (torch.optim.SGD, {"momentum": 0.9}),
+    "adagrad": (torch.optim.Adagrad, {}),
+    "rmsprop": (torch.optim.RMSprop, {}),
+    "adam": (torch.optim.Adam, {}),
+    "adamw": (torch.optim.AdamW, {}),
+    "adadelta": (torch.optim.Adadelta, {}),
+    "adamax": (torch.optim.Adamax, {}),
+    "nadam": (torch.optim.NAdam, {}),
+    "nadamw": (torch.optim.NAdam, {"decoupled_weight_decay": True}),
+    "radam": (torch.optim.RAdam, {}),
+    "asgd": (torch.optim.ASGD, {}),
+    "rprop": (torch.optim.Rprop, {}),
+    "adafactor": (torch.optim.Adafactor, {}),
+}
+
+
+def fastest(cls, p, options):
+    """PyTorch's fastest path for the class: fused where it has one, else foreach."""
+    for path in ({"fused": True}, {"foreach": True}, {}):
+        try:
+            opt = cls([p], lr=1e-3, **options, **path)
+            opt.step()
+            return opt
+        except (RuntimeError, TypeError, ValueError):
+            continue
+    raise RuntimeError(f"no path of {cls.__name__} runs")
+
+
+def w5opt():
+    n = 10_000_000
+    start = torch.randn(n)
+    grad = torch.randn(n)
+    for name, (cls, options) in W5OPT.items():
+        p = torch.nn.Parameter(start.clone())
+        p.grad = grad
+        opt = fastest(cls, p, options)
+        emit("W5opt", f"ms_{name}", timed_steps(opt.step, warmup=3, steps=15))
+
+
 if __name__ == "__main__":
-    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5}
+    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W5opt": w5opt}
     args = sys.argv[1:]
     MEMORY = "--memory" in args
     if "--steps" in args:

@@ -10,6 +10,8 @@
 //!   `x + 0.0001`, sum, backward (graph release included).
 //! - W4: f32 GEMM 1024³ and 256×784×512 into a preallocated output.
 //! - W5: one Adam step on a 10 M-element f32 parameter, gradient given.
+//! - W5opt: the same step for every optimizer of `OptimizerKind` (PyTorch
+//!   defaults, lr 1e-3), one figure `ms_<name>` each.
 //!
 //! Run: `cargo run --release --example bench -- W1 [--steps N] [--memory]`.
 //! `--steps N` times N steps instead of 50; `--memory` (W1, W2) also prints the
@@ -28,7 +30,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tapegrad::nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, Relu, Sequential, cross_entropy};
-use tapegrad::optim::{Adam, AdamConfig, Optimizer};
+use tapegrad::optim::{Adam, AdamConfig, Optimizer, OptimizerKind, OptimizerSettings};
 use tapegrad::tape::tensor::gemm::{Layout, matmul_into};
 use tapegrad::tape::{Tensor, Var};
 
@@ -252,6 +254,23 @@ fn w5() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// W5 for every kind: median ms of one step on 10 M f32 elements.
+fn w5_every_optimizer() -> Result<(), BoxError> {
+    const N: usize = 10_000_000;
+    let mut rng = StdRng::seed_from_u64(0);
+    let param = Var::parameter(Tensor::<f32>::rand_normal(&[N], 0.0, 1.0, &mut rng));
+    param.set_grad(Some(Tensor::rand_normal(&[N], 0.0, 1.0, &mut rng)));
+    let start = param.value();
+    for kind in OptimizerKind::ALL {
+        param.set_value(start.clone())?;
+        let settings = OptimizerSettings::new(kind).with_lr(1e-3);
+        let mut opt = settings.build(vec![param.clone()])?;
+        let ms = timed_ms(3, 15, || opt.step().expect("the gradient is there"));
+        emit("W5opt", &format!("ms_{}", kind.name()), ms);
+    }
+    Ok(())
+}
+
 /// Runs a workload on a thread of the pool, as two threads in all (PyTorch's
 /// `set_num_threads(2)` likewise counts the calling thread): each parallel
 /// loop then starts on a worker instead of being handed over from an outside
@@ -272,7 +291,8 @@ fn run(wl: &str, opts: &Options) -> Result<(), BoxError> {
             Ok(())
         }
         "W5" => w5(),
-        other => Err(format!("unknown workload {other} (W1..W5)").into()),
+        "W5opt" => w5_every_optimizer(),
+        other => Err(format!("unknown workload {other} (W1..W5, W5opt)").into()),
     }
 }
 

@@ -4,6 +4,7 @@
 use tapegrad_tape::Float;
 
 use crate::declare::config;
+use crate::par;
 use crate::rule::{Optim, Rule, StepData};
 use crate::scratch;
 
@@ -101,7 +102,10 @@ impl Rule for AdafactorConfig {
         let alpha = py_max(self.eps.1, norm(step.param) / numel.powf(0.5)) * rho;
         if step.weight_decay != 0.0 {
             let keep = T::from_f64(1.0 - step.lr * step.weight_decay);
-            step.param.iter_mut().for_each(|p| *p *= keep);
+            par::sums(&mut *step.param, &|p: &mut [T]| {
+                p.iter_mut().for_each(|p| *p *= keep);
+                []
+            });
         }
         let k = Factors {
             weight: T::from_f64(t.powf(self.beta2_decay)),
@@ -122,9 +126,12 @@ impl Rule for AdafactorConfig {
                 k.factored_pass(step.param, step.grad, row, col, rows, cols, Some(scale));
             }
             [_, _, v] => {
-                let sq = k.vector_pass(step.param, step.grad, v, None);
-                let scale = step_scale(alpha, sq, numel, self.d);
-                k.vector_pass(step.param, step.grad, v, Some(scale));
+                let [sq] = par::sums((step.grad, v.as_mut_slice()), &|(g, v)| k.moment(g, v));
+                let scale = T::from_f64(step_scale(alpha, sq, numel, self.d));
+                par::sums((&mut *step.param, step.grad, v.as_slice()), &|(p, g, v)| {
+                    k.vector_apply(p, g, v, scale);
+                    []
+                });
             }
             _ => unreachable!("Adafactor's state has three buffers"),
         }
@@ -160,10 +167,14 @@ fn py_max(a: f64, b: f64) -> f64 {
 }
 
 fn norm<T: Float>(x: &[T]) -> f64 {
-    x.iter()
-        .map(|v| v.to_f64() * v.to_f64())
-        .sum::<f64>()
-        .sqrt()
+    let [sq] = par::sums(x, &|x: &[T]| {
+        let mut sq = [0.0f64; 8];
+        x.iter()
+            .enumerate()
+            .for_each(|(i, v)| sq[i & 7] += v.to_f64() * v.to_f64());
+        [sq.iter().sum()]
+    });
+    sq.sqrt()
 }
 
 /// −α / max(1, RMS(u)/d), the multiplier of u, from Σu².
@@ -242,20 +253,22 @@ impl<T: Float> Factors<T> {
         sum_sq
     }
 
-    /// The same for a parameter of fewer than two axes, updating v first.
-    fn vector_pass(&self, param: &mut [T], grad: &[T], v: &mut [T], scale: Option<f64>) -> f64 {
-        let mut sum_sq = 0.0;
-        for ((p, &g), v) in param.iter_mut().zip(grad).zip(v.iter_mut()) {
-            if scale.is_none() {
-                let g = self.sign * g;
-                *v = crate::adam::lerp(*v, g * g, self.weight);
-            }
+    /// v ← lerp(v, g², w) for a parameter of fewer than two axes; returns Σu².
+    fn moment(&self, grad: &[T], v: &mut [T]) -> [f64; 1] {
+        let mut sum_sq = [0.0f64; 8];
+        for (i, (&g, v)) in grad.iter().zip(v.iter_mut()).enumerate() {
+            let signed = self.sign * g;
+            *v = crate::adam::lerp(*v, signed * signed, self.weight);
             let u = self.direction(g, *v);
-            match scale {
-                Some(s) => *p += T::from_f64(s) * u,
-                None => sum_sq += u.to_f64() * u.to_f64(),
-            }
+            sum_sq[i & 7] += u.to_f64() * u.to_f64();
         }
-        sum_sq
+        [sum_sq.iter().sum()]
+    }
+
+    /// θ += scale · u for a parameter of fewer than two axes.
+    fn vector_apply(&self, param: &mut [T], grad: &[T], v: &[T], scale: T) {
+        for ((p, &g), &v) in param.iter_mut().zip(grad).zip(v) {
+            *p += scale * self.direction(g, v);
+        }
     }
 }

@@ -91,12 +91,19 @@ impl Rule for LambConfig {
             &Moments(&k),
             (step.grad, s.as_mut_slice(), r.as_mut_slice()),
         );
-        let (mut param_sq, mut update_sq) = (0.0f64, 0.0f64);
-        for ((&p, &s), &r) in step.param.iter().zip(s.iter()).zip(r.iter()) {
-            let u = k.direction(p, s, r);
-            param_sq += p.to_f64() * p.to_f64();
-            update_sq += u.to_f64() * u.to_f64();
-        }
+        let [param_sq, update_sq] = par::sums(
+            (&*step.param, s.as_slice(), r.as_slice()),
+            &|(p, s, r): (&[T], &[T], &[T])| {
+                // Eight accumulators each: independent chains of additions.
+                let (mut param_sq, mut update_sq) = ([0.0f64; 8], [0.0f64; 8]);
+                for (i, ((&p, &s), &r)) in p.iter().zip(s).zip(r).enumerate() {
+                    let u = k.direction(p, s, r);
+                    param_sq[i & 7] += p.to_f64() * p.to_f64();
+                    update_sq[i & 7] += u.to_f64() * u.to_f64();
+                }
+                [param_sq.iter().sum(), update_sq.iter().sum()]
+            },
+        );
         let (param_norm, update_norm) = (param_sq.sqrt(), update_sq.sqrt());
         let ratio = if param_norm == 0.0 || update_norm == 0.0 {
             1.0

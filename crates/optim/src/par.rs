@@ -130,3 +130,32 @@ fn run_avx512<C, K: Kernel<C>>(kernel: &K, data: C) {
 fn run_avx2<C, K: Kernel<C>>(kernel: &K, data: C) {
     kernel.run(data)
 }
+
+/// Sums of `N` quantities over a parameter: `leaf` sums one piece, the pieces
+/// run across the pool when the data is large, and their partial sums are
+/// added in a tree fixed by the length alone, so the result does not depend on
+/// the number of threads (small data is one piece, summed in order).
+pub(crate) fn sums<C: Split, const N: usize>(
+    data: C,
+    leaf: &(impl Fn(C) -> [f64; N] + Sync),
+) -> [f64; N] {
+    let n = data.len();
+    if n < PAR_THRESHOLD {
+        return leaf(data);
+    }
+    split_sums(data, leaf)
+}
+
+fn split_sums<C: Split, const N: usize>(
+    data: C,
+    leaf: &(impl Fn(C) -> [f64; N] + Sync),
+) -> [f64; N] {
+    let n = data.len();
+    if n <= PAR_THRESHOLD / 2 {
+        return leaf(data);
+    }
+    let mid = (n / 2) & !63;
+    let (a, b) = data.split_at(mid.max(1));
+    let (x, y) = rayon::join(|| split_sums(a, leaf), || split_sums(b, leaf));
+    std::array::from_fn(|i| x[i] + y[i])
+}
