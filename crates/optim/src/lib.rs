@@ -75,6 +75,7 @@ pub mod lamb;
 pub mod lbfgs;
 mod line_search;
 pub mod lion;
+pub mod lookahead;
 pub mod lr_decay;
 pub mod muon;
 pub mod nadam;
@@ -113,6 +114,7 @@ pub use kind::{MOMENTUM, OptimizerKind};
 pub use lamb::{Lamb, LambConfig};
 pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsState, LineSearch};
 pub use lion::{Lion, LionConfig};
+pub use lookahead::Lookahead;
 pub use lr_decay::{
     ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr,
     MultiplicativeLr, PolynomialLr,

@@ -261,7 +261,12 @@ fn parameter_without_gradient_is_untouched_and_gets_no_state() {
         );
         let state = opt.state_dict();
         assert_eq!(state.state[0][0].is_some(), keeps_state, "{}", row.name);
-        assert!(state.state[0][1].is_none(), "{}: state created", row.name);
+        // Lookahead keeps slow weights for every parameter from the start;
+        // nothing else may appear for one that never had a gradient.
+        let created = state.state[0][1].as_ref().filter(|s| {
+            !(s.step == 0 && s.buffers.len() == 1 && s.buffers[0].0 == "lookahead_slow")
+        });
+        assert!(created.is_none(), "{}: state created", row.name);
     }
 }
 

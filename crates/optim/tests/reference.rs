@@ -10,8 +10,8 @@ use common::{f64s, fixture_cases, param, set_grad, usizes, values};
 use serde_json::{Map, Value};
 use tapegrad_optim::{
     AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
-    CosineAnnealingLr, LambConfig, LionConfig, LrScheduler, NAdamConfig, Optim, Optimizer,
-    ParamState, RAdamConfig, RmsPropConfig, RpropConfig, Rule, ScheduleFreeAdamWConfig,
+    CosineAnnealingLr, LambConfig, LionConfig, Lookahead, LrScheduler, NAdamConfig, Optim,
+    Optimizer, ParamState, RAdamConfig, RmsPropConfig, RpropConfig, Rule, ScheduleFreeAdamWConfig,
     ScheduleFreeSgdConfig, Scheduler, SgdConfig, StepLr, clip_grad_norm,
 };
 use tapegrad_tape::{Float, Var};
@@ -31,6 +31,7 @@ const KNOWN_KEYS: &[&str] = &[
     "state",
     "eval",
     "rtol",
+    "lookahead",
 ];
 
 fn num(v: &Value) -> f64 {
@@ -71,6 +72,13 @@ fn described<T: Float>(case: &Value, params: Vec<Var<T>>) -> Box<dyn Optimizer<T
     }
     let name = case["optimizer"].as_str().expect("optimizer name");
     let o = case["options"].as_object().expect("options");
+    if let Some(la) = case.get("lookahead") {
+        let k = la["sync_period"].as_u64().expect("sync_period") as usize;
+        let alpha = la["slow_step_size"].as_f64().expect("slow_step_size");
+        let mut fast = case.clone();
+        fast.as_object_mut().unwrap().remove("lookahead");
+        return Box::new(Lookahead::new(described(&fast, params), k, alpha).unwrap());
+    }
     match name {
         "SGD" => boxed(SgdConfig::default(), name, o, params),
         "Adagrad" => boxed(AdagradConfig::default(), name, o, params),
@@ -272,7 +280,7 @@ fn assert_state<T: Float>(
 
 fn run_all<T: Dtype>(rtol: f64, atol: f64) {
     let cases = fixture_cases();
-    assert_eq!(cases.len(), 44, "the fixtures have 35 + 9 cases");
+    assert_eq!(cases.len(), 46, "the fixtures have 35 + 11 cases");
     for (name, case) in &cases {
         let (row, worst) = run_case::<T>(name, case, rtol, atol);
         println!(

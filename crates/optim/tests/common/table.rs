@@ -14,9 +14,10 @@
 use tapegrad_optim::{
     Adadelta, AdadeltaConfig, Adafactor, AdafactorConfig, Adagrad, AdagradConfig, Adam, AdamConfig,
     AdamW, Adamax, AdamaxConfig, ApplyIfFinite, Asgd, AsgdConfig, Lamb, LambConfig, Lion,
-    LionConfig, NAdam, NAdamConfig, OptimError, Optimizer, OptimizerKind, OptimizerSettings,
-    ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, ScheduleFreeAdamW,
-    ScheduleFreeAdamWConfig, ScheduleFreeSgd, ScheduleFreeSgdConfig, Sgd, SgdConfig,
+    LionConfig, Lookahead, NAdam, NAdamConfig, OptimError, Optimizer, OptimizerKind,
+    OptimizerSettings, ParamGroup, RAdam, RAdamConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig,
+    ScheduleFreeAdamW, ScheduleFreeAdamWConfig, ScheduleFreeSgd, ScheduleFreeSgdConfig, Sgd,
+    SgdConfig,
 };
 use tapegrad_tape::Float;
 
@@ -628,6 +629,27 @@ pub fn rows() -> Vec<Row> {
             Fixture,
             fit(0.01, 3000, true, 1e-4),
             None,
+        ),
+        row(
+            "lookahead_momentum",
+            builds!(|g| {
+                let cfg = SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.9,
+                    ..SgdConfig::default()
+                };
+                Lookahead::new(Sgd::with_groups(g, cfg)?, 3, 0.5)?
+            }),
+            Fixture,
+            MOMENTUM_QUADRATIC,
+            Some(MOMENTUM_LOGISTIC),
+        ),
+        row(
+            "lookahead_adam",
+            builds!(|g| Lookahead::new(Adam::with_groups(g, AdamConfig::default())?, 4, 0.8)?),
+            Fixture,
+            ADAM_QUADRATIC,
+            Some(ADAM_LOGISTIC),
         ),
         row(
             "schedule_free_sgd",
