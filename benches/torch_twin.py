@@ -168,8 +168,37 @@ def w5opt():
         emit("W5opt", f"ms_{name}", timed_steps(opt.step, warmup=3, steps=15))
 
 
+def w_lbfgs():
+    n = 60_000
+    g = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 10))
+    x = torch.randn(n, 784, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=4, history_size=10)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    state = opt.state[next(model.parameters())]
+    before = (state["n_iter"], state["func_evals"])
+    t0 = time.perf_counter()
+    for _ in range(2):
+        opt.step(closure)
+    ms = (time.perf_counter() - t0) * 1e3
+    emit("WLBFGS", "ms_per_iteration", ms / max(1, state["n_iter"] - before[0]))
+    emit("WLBFGS", "ms_per_eval", ms / max(1, state["func_evals"] - before[1]))
+
+
 if __name__ == "__main__":
-    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W5opt": w5opt}
+    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W5opt": w5opt, "WLBFGS": w_lbfgs}
     args = sys.argv[1:]
     MEMORY = "--memory" in args
     if "--steps" in args:

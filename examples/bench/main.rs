@@ -12,6 +12,8 @@
 //! - W5: one Adam step on a 10 M-element f32 parameter, gradient given.
 //! - W5opt: the same step for every optimizer of `OptimizerKind` (PyTorch
 //!   defaults, lr 1e-3), one figure `ms_<name>` each.
+//! - WLBFGS: L-BFGS (history 10, no line search) on W1's MLP over a full batch
+//!   of 60 000 random MNIST-sized samples: `ms_per_iteration`, `ms_per_eval`.
 //!
 //! Run: `cargo run --release --example bench -- W1 [--steps N] [--memory]`.
 //! `--steps N` times N steps instead of 50; `--memory` (W1, W2) also prints the
@@ -30,7 +32,9 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tapegrad::nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, Relu, Sequential, cross_entropy};
-use tapegrad::optim::{Adam, AdamConfig, Optimizer, OptimizerKind, OptimizerSettings};
+use tapegrad::optim::{
+    Adam, AdamConfig, Lbfgs, LbfgsConfig, Optimizer, OptimizerKind, OptimizerSettings,
+};
 use tapegrad::tape::tensor::gemm::{Layout, matmul_into};
 use tapegrad::tape::{Tensor, Var};
 
@@ -271,6 +275,56 @@ fn w5_every_optimizer() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// L-BFGS on the MLP over a full MNIST-sized batch: one untimed step, then two
+/// timed ones of four iterations each; time per iteration and per evaluation.
+fn w_lbfgs() -> Result<(), BoxError> {
+    const N: usize = 60_000;
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = Sequential::new()
+        .push(Linear::new(784, 512, &mut rng))
+        .push(Relu)
+        .push(Linear::new(512, 512, &mut rng))
+        .push(Relu)
+        .push(Linear::new(512, 10, &mut rng));
+    let x = Var::constant(Tensor::rand_normal(&[N, 784], 0.0, 1.0, &mut rng));
+    let labels: Vec<usize> = (0..N).map(|_| rng.random_range(0..10)).collect();
+    let params = model.parameters();
+    let cfg = LbfgsConfig {
+        max_iter: 4,
+        history_size: 10,
+        ..LbfgsConfig::default()
+    };
+    let mut opt = Lbfgs::new(params.clone(), cfg)?;
+    let mut closure = || -> tapegrad::optim::Result<f64> {
+        params.iter().for_each(Var::zero_grad);
+        let external = tapegrad::tape::TapeError::from;
+        let logits = model.forward(&x).map_err(external)?;
+        let loss = cross_entropy(&logits, &labels).map_err(external)?;
+        loss.backward()?;
+        Ok(f64::from(loss.item()?))
+    };
+    opt.step(&mut closure)?;
+    let counts = |o: &Lbfgs<f32>| o.state().map_or((0, 0), |s| (s.n_iter, s.func_evals));
+    let before = counts(&opt);
+    let start = Instant::now();
+    for _ in 0..2 {
+        opt.step(&mut closure)?;
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    let after = counts(&opt);
+    emit(
+        "WLBFGS",
+        "ms_per_iteration",
+        ms / (after.0 - before.0).max(1) as f64,
+    );
+    emit(
+        "WLBFGS",
+        "ms_per_eval",
+        ms / (after.1 - before.1).max(1) as f64,
+    );
+    Ok(())
+}
+
 /// Runs a workload on a thread of the pool, as two threads in all (PyTorch's
 /// `set_num_threads(2)` likewise counts the calling thread): each parallel
 /// loop then starts on a worker instead of being handed over from an outside
@@ -292,7 +346,8 @@ fn run(wl: &str, opts: &Options) -> Result<(), BoxError> {
         }
         "W5" => w5(),
         "W5opt" => w5_every_optimizer(),
-        other => Err(format!("unknown workload {other} (W1..W5, W5opt)").into()),
+        "WLBFGS" => w_lbfgs(),
+        other => Err(format!("unknown workload {other} (W1..W5, W5opt, WLBFGS)").into()),
     }
 }
 
