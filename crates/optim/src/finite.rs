@@ -163,6 +163,9 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for ApplyIfFinite<T, O> {
     fn momentum(&self) -> Option<f64> {
         self.inner.momentum()
     }
+    fn with_eval_weights(&mut self, f: &mut dyn FnMut()) {
+        self.inner.with_eval_weights(f)
+    }
     fn set_momentum(&mut self, momentum: f64) -> Result<()> {
         self.inner.set_momentum(momentum)
     }

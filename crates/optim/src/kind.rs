@@ -23,6 +23,7 @@ use crate::radam::RAdamConfig;
 use crate::rmsprop::RmsPropConfig;
 use crate::rprop::RpropConfig;
 use crate::rule::{Optim, Rule};
+use crate::schedule_free::{ScheduleFreeAdamWConfig, ScheduleFreeSgdConfig};
 use crate::settings::OptimizerSettings;
 use crate::sgd::SgdConfig;
 
@@ -149,7 +150,8 @@ registry! {
     /// assert_eq!(
     ///     err.to_string(),
     ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor"
+    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor, sfsgd, \
+    ///      sfadamw"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -197,6 +199,12 @@ registry! {
         /// Adafactor: a factored second moment, steps relative to ‖θ‖ ([`crate::Adafactor`]).
         Adafactor = "adafactor", "Adafactor", "factored second moment, relative step size",
             AdafactorConfig::default();
+        /// Schedule-free SGD ([`crate::ScheduleFreeSgd`], optax's; evaluated at the average).
+        ScheduleFreeSgd = "sfsgd", "schedule-free SGD", "SGD averaged without a schedule (evaluated at the average)",
+            ScheduleFreeSgdConfig::default();
+        /// Schedule-free AdamW ([`crate::ScheduleFreeAdamW`], optax's; evaluated at the average).
+        ScheduleFreeAdamW = "sfadamw", "schedule-free AdamW", "AdamW averaged without a schedule (evaluated at the average)",
+            ScheduleFreeAdamWConfig::default();
     }
 }
 

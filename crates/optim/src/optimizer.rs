@@ -94,6 +94,13 @@ pub trait Optimizer<T: Float> {
         })
     }
 
+    /// Runs `f` with the parameters at the point to evaluate, then puts the
+    /// training point back: the average x for the schedule-free optimizers
+    /// ([`crate::ScheduleFreeAdamW`]), the parameters as they are for every other.
+    fn with_eval_weights(&mut self, f: &mut dyn FnMut()) {
+        f()
+    }
+
     /// Writes [`Optimizer::state_dict`] to `path` atomically: to a temporary file
     /// in the same directory, flushed, then renamed over `path`.
     fn save(&self, path: &Path) -> Result<()> {
@@ -173,6 +180,9 @@ impl<T: Float, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
     }
     fn set_momentum(&mut self, momentum: f64) -> Result<()> {
         (**self).set_momentum(momentum)
+    }
+    fn with_eval_weights(&mut self, f: &mut dyn FnMut()) {
+        (**self).with_eval_weights(f)
     }
     fn save(&self, path: &Path) -> Result<()> {
         (**self).save(path)

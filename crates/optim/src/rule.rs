@@ -86,6 +86,12 @@ pub trait Rule: Options {
         0.0
     }
 
+    /// β of a schedule-free rule, whose point to evaluate is
+    /// (θ − (1 − β) b₀)/β with b₀ its first buffer; `None` for every other.
+    fn eval_interpolation(&self) -> Option<f64> {
+        None
+    }
+
     /// One step of one parameter: updates θ and the state from g, fused in one
     /// pass and allocating nothing.
     fn update<T: Float>(&self, step: StepData<'_, T>);
@@ -297,6 +303,18 @@ impl<T: Float, R: Rule> crate::Optimizer<T> for Optim<T, R> {
         }
         self.cfg = cfg;
         Ok(())
+    }
+    fn with_eval_weights(&mut self, f: &mut dyn FnMut()) {
+        match self.cfg.eval_interpolation() {
+            Some(b1) => {
+                let saved = self.swap_in_average(b1);
+                f();
+                for (p, y) in saved {
+                    p.update(|d| d.copy_from_slice(&y));
+                }
+            }
+            None => f(),
+        }
     }
     fn state_dict(&self) -> StateDict<T> {
         let cfg = &self.cfg;

@@ -165,6 +165,10 @@ impl Rule for ScheduleFreeSgdConfig {
         }
     }
 
+    fn eval_interpolation(&self) -> Option<f64> {
+        Some(self.b1)
+    }
+
     fn update<T: Float>(&self, mut step: StepData<'_, T>) {
         start_z(&mut step);
         let avg = Averaging {
@@ -200,6 +204,10 @@ impl Rule for ScheduleFreeAdamWConfig {
         }
     }
 
+    fn eval_interpolation(&self) -> Option<f64> {
+        Some(self.b1)
+    }
+
     fn update<T: Float>(&self, mut step: StepData<'_, T>) {
         start_z(&mut step);
         let avg = Averaging {
@@ -229,36 +237,25 @@ impl Rule for ScheduleFreeAdamWConfig {
     }
 }
 
-/// The evaluation point x of the schedule-free rules.
-pub trait ScheduleFree: Rule {
-    /// β.
-    fn b1(&self) -> f64;
-}
+/// The schedule-free rules, whose parameters hold y and whose point to
+/// evaluate is x.
+pub trait ScheduleFree: Rule {}
 
-impl ScheduleFree for ScheduleFreeSgdConfig {
-    fn b1(&self) -> f64 {
-        self.b1
-    }
-}
+impl ScheduleFree for ScheduleFreeSgdConfig {}
 
-impl ScheduleFree for ScheduleFreeAdamWConfig {
-    fn b1(&self) -> f64 {
-        self.b1
-    }
-}
+impl ScheduleFree for ScheduleFreeAdamWConfig {}
 
 impl<T: Float, R: ScheduleFree> Optim<T, R> {
     /// Runs `f` with every parameter that has taken a step set to the average
     /// x = (y − (1 − β) z)/β, the point schedule-free training means to
     /// evaluate, then puts the training point y back exactly; a parameter
     /// without a step yet is its own average. The switch cannot be left on.
+    /// (Through `dyn Optimizer`, [`crate::Optimizer::with_eval_weights`] does
+    /// the same.)
     pub fn with_eval_weights<O>(&mut self, f: impl FnOnce() -> O) -> O {
-        let b1 = self.config().b1();
-        let saved = self.swap_in_average(b1);
-        let out = f();
-        for (p, y) in saved {
-            p.update(|d| d.copy_from_slice(&y));
-        }
-        out
+        let mut f = Some(f);
+        let mut out = None;
+        crate::Optimizer::with_eval_weights(self, &mut || out = f.take().map(|f| f()));
+        out.expect("the closure ran")
     }
 }

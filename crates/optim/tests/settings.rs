@@ -52,7 +52,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
             assert_eq!(
                 valid,
                 "sgd, momentum, adagrad, rmsprop, adam, adamw, adadelta, adamax, nadam, nadamw, radam, \
-                 asgd, rprop, lion, lamb, adafactor"
+                 asgd, rprop, lion, lamb, adafactor, sfsgd, sfadamw"
             );
         }
         other => panic!("expected UnknownOptimizer, got {other:?}"),
@@ -60,7 +60,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
     assert_eq!(
         err.to_string(),
         "unknown optimizer `lbfgs`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-         adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor"
+         adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor, sfsgd, sfadamw"
     );
     assert!("".parse::<OptimizerKind>().is_err());
 }
@@ -86,7 +86,9 @@ fn labels_are_the_experiments_names() {
             "Rprop",
             "Lion",
             "LAMB",
-            "Adafactor"
+            "Adafactor",
+            "schedule-free SGD",
+            "schedule-free AdamW"
         ]
     );
     let bert = OptimizerSettings {
@@ -137,6 +139,8 @@ fn the_builder_passes_lr_and_weight_decay_and_keeps_the_other_defaults() {
             OptimizerKind::Lion => "Lion",
             OptimizerKind::Lamb => "LAMB",
             OptimizerKind::Adafactor => "Adafactor",
+            OptimizerKind::ScheduleFreeSgd => "ScheduleFreeSGD",
+            OptimizerKind::ScheduleFreeAdamW => "ScheduleFreeAdamW",
         };
         assert_eq!(opt.name(), want);
         if kind.has_bias_correction() {

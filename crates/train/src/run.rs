@@ -223,7 +223,12 @@ fn run_epoch(
         epochs,
         reporter,
     )?;
-    let (test_loss, test_accuracy) = evaluate(model, &splits.test, EVAL_BATCH)?;
+    // At the point the optimizer means to evaluate (schedule-free: the average).
+    let mut evaluated = None;
+    optimizer.with_eval_weights(&mut || {
+        evaluated = Some(evaluate(model, &splits.test, EVAL_BATCH));
+    });
+    let (test_loss, test_accuracy) = evaluated.expect("the evaluation ran")?;
     Ok(EpochMetrics {
         epoch,
         train_loss,

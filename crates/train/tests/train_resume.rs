@@ -125,6 +125,17 @@ fn a_one_cycle_run_resumes_bit_for_bit_and_differs_from_a_constant_lr() {
     std::fs::remove_dir_all(&b).unwrap();
 }
 
+/// Schedule-free AdamW evaluates at its average and resumes from its state.
+#[test]
+fn a_schedule_free_run_resumes_bit_for_bit() {
+    let spec = RunSpec {
+        optimizer: OptimizerKind::ScheduleFreeAdamW,
+        lr: 0.0025,
+        ..mlp(ScheduleKind::Constant)
+    };
+    stop_resume_equals_uninterrupted(spec, "resume-sfadamw");
+}
+
 /// ReduceLROnPlateau's counters travel in the checkpoint.
 #[test]
 fn a_plateau_run_resumes_bit_for_bit_with_its_counters() {
