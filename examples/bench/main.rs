@@ -152,14 +152,19 @@ fn memory_figures(wl: &str, params: &[Var<f32>], activations: usize) {
     emit(wl, "peak_rss_at_end_mib", peak_rss_mib());
 }
 
+/// W1's MLP 784-512-512-10 with ReLU.
+fn mlp(rng: &mut StdRng) -> Sequential {
+    Sequential::new()
+        .push(Linear::new(784, 512, rng))
+        .push(Relu)
+        .push(Linear::new(512, 512, rng))
+        .push(Relu)
+        .push(Linear::new(512, 10, rng))
+}
+
 fn w1(opts: &Options) -> Result<(), BoxError> {
     let mut rng = StdRng::seed_from_u64(0);
-    let model = Sequential::new()
-        .push(Linear::new(784, 512, &mut rng))
-        .push(Relu)
-        .push(Linear::new(512, 512, &mut rng))
-        .push(Relu)
-        .push(Linear::new(512, 10, &mut rng));
+    let model = mlp(&mut rng);
     let x = Var::constant(Tensor::rand_normal(&[128, 784], 0.0, 1.0, &mut rng));
     let labels: Vec<usize> = (0..128).map(|_| rng.random_range(0..10)).collect();
     // Saved by the graph: the input, two pre-activations, two ReLU outputs, the logits.
@@ -280,12 +285,7 @@ fn w5_every_optimizer() -> Result<(), BoxError> {
 fn w_lbfgs() -> Result<(), BoxError> {
     const N: usize = 60_000;
     let mut rng = StdRng::seed_from_u64(0);
-    let model = Sequential::new()
-        .push(Linear::new(784, 512, &mut rng))
-        .push(Relu)
-        .push(Linear::new(512, 512, &mut rng))
-        .push(Relu)
-        .push(Linear::new(512, 10, &mut rng));
+    let model = mlp(&mut rng);
     let x = Var::constant(Tensor::rand_normal(&[N, 784], 0.0, 1.0, &mut rng));
     let labels: Vec<usize> = (0..N).map(|_| rng.random_range(0..10)).collect();
     let params = model.parameters();

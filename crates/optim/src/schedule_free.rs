@@ -115,6 +115,12 @@ impl Averaging {
         }
     }
 
+    /// ε_{t−1} for the inner step and c for the average, updating (Σw, ε_max).
+    fn begin<T: Float>(&self, lr: f64, t: u64, scalars: &mut [T]) -> (f64, T) {
+        let c = self.weight(self.lr(lr, t), scalars);
+        (self.lr(lr, t - 1), c)
+    }
+
     /// Updates (Σw, ε_max) and returns c, as optax (NaN stays NaN, 0/0 is 0).
     fn weight<T: Float>(&self, lr: f64, scalars: &mut [T]) -> T {
         let max_lr = scalars[MAX_LR].max(T::from_f64(lr));
@@ -176,11 +182,10 @@ impl Rule for ScheduleFreeSgdConfig {
             weight_lr_power: self.weight_lr_power,
             warmup_steps: self.warmup_steps,
         };
-        let (lr, weight_lr) = (avg.lr(step.lr, step.t - 1), avg.lr(step.lr, step.t));
         let [z, scalars] = step.state else {
             unreachable!("schedule-free SGD keeps two buffers")
         };
-        let c = avg.weight(weight_lr, scalars);
+        let (lr, c) = avg.begin(step.lr, step.t, scalars);
         let (neg_lr, wd) = (T::from_f64(-lr), T::from_f64(step.weight_decay));
         for ((y, z), &g) in step.param.iter_mut().zip(z.iter_mut()).zip(step.grad) {
             let u = neg_lr * (g + wd * *y);
@@ -215,11 +220,10 @@ impl Rule for ScheduleFreeAdamWConfig {
             weight_lr_power: self.weight_lr_power,
             warmup_steps: self.warmup_steps,
         };
-        let (lr, weight_lr) = (avg.lr(step.lr, step.t - 1), avg.lr(step.lr, step.t));
         let [z, r, scalars] = step.state else {
             unreachable!("schedule-free AdamW keeps three buffers")
         };
-        let c = avg.weight(weight_lr, scalars);
+        let (lr, c) = avg.begin(step.lr, step.t, scalars);
         let (b2, one_minus_b2) = (T::from_f64(self.b2), T::from_f64(1.0 - self.b2));
         let correction = T::from_f64(1.0 - self.b2.powf(step.t as f64));
         let (eps, neg_lr, wd) = (

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{f64s, fixture, param, set_grad, usizes, values};
+use common::{f64s, fixture, param, set_grad, values};
 use serde_json::{Map, Value};
 use tapegrad_optim::{AdjustLr, Muon, MuonConfig, Optimizer, Options, ParamGroup};
 use tapegrad_tape::{Float, Var};
@@ -55,14 +55,7 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) -> 
 
 fn run_case<T: Float>(name: &str, case: &Value, rtol: f64, atol: f64) -> f64 {
     assert_eq!(case["optimizer"], "Muon", "{name}");
-    let shapes: Vec<Vec<usize>> = case["shapes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(usizes)
-        .collect();
-    let init = case["init"].as_array().unwrap().iter().map(f64s);
-    let params: Vec<Var<T>> = init.zip(&shapes).map(|(v, s)| param(&v, s)).collect();
+    let params: Vec<Var<T>> = common::case_params(case);
     let cfg = configured(case["options"].as_object().unwrap());
     let mut opt = Muon::new(params.clone(), cfg).unwrap();
     let mut worst: f64 = 0.0;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::table::{Dtype, Reference, Row, rows, rows_like};
-use common::{f64s, fixture_cases, param, set_grad, usizes, values};
+use common::{f64s, fixture_cases, param, set_grad, values};
 use serde_json::{Map, Value};
 use tapegrad_optim::{
     AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
@@ -174,14 +174,7 @@ fn run_case<T: Dtype>(name: &str, case: &Value, rtol: f64, atol: f64) -> (&'stat
             "{name}: unknown key {key}"
         );
     }
-    let shapes: Vec<Vec<usize>> = case["shapes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(usizes)
-        .collect();
-    let init: Vec<Vec<f64>> = case["init"].as_array().unwrap().iter().map(f64s).collect();
-    let params: Vec<Var<T>> = init.iter().zip(&shapes).map(|(v, s)| param(v, s)).collect();
+    let params: Vec<Var<T>> = common::case_params(case);
     let row = the_row::<T>(name, case);
     let mut opt = row.over(params.clone());
     opt.set_lr(num(&case["options"]["lr"])).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bits, f64s, fixture, param, set_grad, usizes, values};
+use common::{bits, f64s, fixture, set_grad, values};
 use serde_json::Value;
 use tapegrad_optim::{
     Optim, Optimizer, ScheduleFree, ScheduleFreeAdamWConfig, ScheduleFreeSgdConfig,
@@ -20,14 +20,7 @@ fn check<R: ScheduleFree>(mut cfg: R, name: &str, case: &Value) {
     for (key, v) in case["options"].as_object().unwrap() {
         cfg.set(key, v.as_f64().unwrap()).unwrap();
     }
-    let shapes: Vec<Vec<usize>> = case["shapes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(usizes)
-        .collect();
-    let init = case["init"].as_array().unwrap().iter().map(f64s);
-    let params: Vec<Var<f64>> = init.zip(&shapes).map(|(v, s)| param(&v, s)).collect();
+    let params: Vec<Var<f64>> = common::case_params(case);
     let mut opt = Optim::new(params.clone(), cfg).unwrap();
     for step in case["grads"].as_array().unwrap() {
         for (p, g) in params.iter().zip(step.as_array().unwrap()) {

@@ -69,6 +69,17 @@ pub fn usizes(v: &Value) -> Vec<usize> {
 }
 
 /// A parameter of the given shape and values, cast to T.
+/// The starting parameters of a trajectory case: its `init` values in its `shapes`.
+pub fn case_params<T: Float>(case: &Value) -> Vec<Var<T>> {
+    let shapes = case["shapes"]
+        .as_array()
+        .expect("shapes")
+        .iter()
+        .map(usizes);
+    let init = case["init"].as_array().expect("init").iter().map(f64s);
+    init.zip(shapes).map(|(v, s)| param(&v, &s)).collect()
+}
+
 pub fn param<T: Float>(values: &[f64], shape: &[usize]) -> Var<T> {
     Var::parameter(tensor(values, shape))
 }
