@@ -1,5 +1,6 @@
 //! One error type for programs that use several tapegrad crates.
 
+use crate::checkpoint::CheckpointError;
 use crate::data::DataError;
 use crate::nn::NnError;
 use crate::optim::OptimError;
@@ -37,6 +38,10 @@ pub enum Error {
     /// Reading or preparing a data set.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// Writing or restoring a checkpoint (a weights or optimizer file error
+    /// inside it comes back as [`Error::Nn`] or [`Error::Optim`]).
+    #[error(transparent)]
+    Checkpoint(CheckpointError),
     /// Input or output outside the crates' own readers and writers.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -44,6 +49,16 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<CheckpointError> for Error {
+    fn from(error: CheckpointError) -> Self {
+        match error {
+            CheckpointError::Nn(e) => Error::Nn(e),
+            CheckpointError::Optim(e) => Error::Optim(e),
+            other => Error::Checkpoint(other),
+        }
+    }
+}
 
 impl From<TapeError> for Error {
     fn from(error: TapeError) -> Self {

@@ -7,8 +7,11 @@
 //!   gradients, and `gradcheck`;
 //! - [`nn`]: modules, layers, losses (the cross-entropy ξ), initialization,
 //!   safetensors weights;
-//! - [`optim`]: SGD, AdaGrad, RMSprop, Adam, AdamW, schedules, clipping;
+//! - [`optim`]: the optimizers of torch.optim and beyond (Lion, LAMB,
+//!   schedule-free, Lookahead, L-BFGS), every lr schedule, clipping;
 //! - [`data`]: IDX and LIBSVM readers, the embedded UCI digits, minibatches;
+//! - [`checkpoint`]: one checkpoint of a run (weights, optimizer, scheduler,
+//!   step, generators), written atomically and restored bit for bit;
 //! - [`Error`]: one error type over all of them, so a program can `?` each
 //!   crate's calls.
 //!
@@ -50,6 +53,7 @@
 //! # }
 //! ```
 
+pub use tapegrad_checkpoint as checkpoint;
 pub use tapegrad_data as data;
 pub use tapegrad_nn as nn;
 pub use tapegrad_optim as optim;

@@ -73,7 +73,7 @@ pub fn template(out: &Path) -> PathBuf {
     let schedule = ScheduleRecord::default();
     save_checkpoint(
         out,
-        1,
+        (1, 1),
         &spec(),
         &model,
         optimizer.as_ref(),

@@ -1,13 +1,12 @@
 //! Dropout, the one layer whose forward depends on the train/eval mode.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use tapegrad_tape::{Float, Tensor, Var};
 
 use crate::error::{NnError, Result};
+use crate::generator::Generator;
 use crate::module::Module;
 
 /// In training, zeroes each element with probability p and scales the others by
@@ -19,9 +18,12 @@ use crate::module::Module;
 /// y = x                                           (evaluation)
 /// ```
 ///
-/// The masks come from the layer's own generator, seeded at construction, so a
-/// run is reproduced by its seed whatever else draws random numbers. The gradient
-/// is g ⊙ m / (1 − p), with the same mask.
+/// The masks come from the layer's own [`Generator`], seeded at construction
+/// (or by [`Dropout::reseed`]), so a run is reproduced by its seed whatever else
+/// draws random numbers; the generator's state is listed by
+/// [`Module::generator_states`] under the name `generator`, so a checkpoint
+/// saves it and a resumed run draws the masks it would have drawn. The
+/// gradient is g ⊙ m / (1 − p), with the same mask.
 ///
 /// ```
 /// use tapegrad_nn::{Dropout, Module};
@@ -37,7 +39,7 @@ use crate::module::Module;
 pub struct Dropout {
     p: f64,
     training: AtomicBool,
-    rng: Mutex<StdRng>,
+    generator: Generator,
 }
 
 impl Dropout {
@@ -55,13 +57,23 @@ impl Dropout {
         Ok(Self {
             p,
             training: AtomicBool::new(true),
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            generator: Generator::new(seed),
         })
     }
 
     /// The drop probability.
     pub fn p(&self) -> f64 {
         self.p
+    }
+
+    /// Starts the masks over from `seed`, as a layer made with that seed.
+    pub fn reseed(&self, seed: u64) {
+        self.generator.reseed(seed);
+    }
+
+    /// The generator the masks are drawn from.
+    pub fn generator(&self) -> &Generator {
+        &self.generator
     }
 
     /// Switches to training mode (as [`Module::train`], without naming the
@@ -83,18 +95,19 @@ impl Dropout {
 
     /// A mask of 0 and 1/(1 − p) of the given shape.
     fn mask<T: Float>(&self, shape: &[usize]) -> Tensor<T> {
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let keep_scale = if self.p < 1.0 {
             T::from_f64(1.0 / (1.0 - self.p))
         } else {
             T::ZERO
         };
         let mut mask = Tensor::zeros(shape);
-        for m in mask.data_mut() {
-            if rng.random::<f64>() >= self.p {
-                *m = keep_scale;
+        self.generator.with(|rng| {
+            for m in mask.data_mut() {
+                if rng.random::<f64>() >= self.p {
+                    *m = keep_scale;
+                }
             }
-        }
+        });
         mask
     }
 }
@@ -109,5 +122,9 @@ impl<T: Float> Module<T> for Dropout {
 
     fn set_own_training(&self, training: bool) {
         self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn visit_own_generators(&self, visit: &mut dyn FnMut(&str, &Generator)) {
+        visit("generator", &self.generator);
     }
 }

@@ -89,6 +89,16 @@ pub enum NnError {
         /// the unexpected names in the file.
         problems: Vec<LoadProblem>,
     },
+    /// Saved generator states whose names are not the module's generators'.
+    #[error(
+        "the saved generator states do not match the module's: missing {missing:?}, unexpected {unexpected:?}"
+    )]
+    GeneratorMismatch {
+        /// Generators of the module with no saved state.
+        missing: Vec<String>,
+        /// Saved states the module has no generator for.
+        unexpected: Vec<String>,
+    },
     /// The safetensors writer refused the tensors (a header too large, …).
     #[error("{}: cannot write safetensors: {reason}", path.display())]
     Serialize {

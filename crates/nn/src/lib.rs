@@ -12,7 +12,8 @@
 //!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
 //!   [`mse_loss`], and the regularization term [`l2_regularization`].
 //! - [`init`]: PyTorch's default, Xavier and Kaiming initializations.
-//! - [`save_safetensors`] / [`load_safetensors`].
+//! - [`save_safetensors`] / [`load_safetensors`]; [`Generator`], the random
+//!   generator of a layer (dropout), whose [`GeneratorState`] a checkpoint saves.
 //!
 //! ```
 //! use rand::{SeedableRng, rngs::StdRng};
@@ -34,6 +35,7 @@ mod activation;
 mod conv;
 mod dropout;
 mod error;
+mod generator;
 pub mod init;
 mod linear;
 mod loss;
@@ -45,6 +47,7 @@ pub use activation::{Flatten, Relu, Sigmoid, Tanh};
 pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;
 pub use error::{LoadProblem, NnError, Result};
+pub use generator::{ChaCha12Rng, Generator, GeneratorState, ParseGeneratorStateError};
 pub use linear::Linear;
 pub use loss::{
     CrossEntropyOptions, NllLossOptions, Reduction, cross_entropy, cross_entropy_with,

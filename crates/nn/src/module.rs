@@ -3,7 +3,8 @@
 
 use tapegrad_tape::{Float, Var};
 
-use crate::error::Result;
+use crate::error::{NnError, Result};
+use crate::generator::{Generator, GeneratorState};
 
 /// A building block of a network: maps an input var to an output var and owns
 /// parameters.
@@ -64,6 +65,10 @@ pub trait Module<T: Float>: Send + Sync {
     /// Calls `visit(name, child)` for each sub-module, in a fixed order.
     fn visit_children(&self, _visit: &mut dyn FnMut(&str, &dyn Module<T>)) {}
 
+    /// Calls `visit(name, generator)` for each random generator held directly
+    /// by this module ([`crate::Dropout`]'s `"generator"`), in a fixed order.
+    fn visit_own_generators(&self, _visit: &mut dyn FnMut(&str, &Generator)) {}
+
     /// Switches the mode of this module alone; layers that behave differently in
     /// training (dropout) override it.
     fn set_own_training(&self, _training: bool) {}
@@ -90,6 +95,56 @@ pub trait Module<T: Float>: Send + Sync {
             .collect()
     }
 
+    /// The state of every random generator with its dotted name (`"2.generator"`
+    /// for a dropout layer at index 2 of a [`crate::Sequential`]), in the order
+    /// of [`Module::named_parameters`]: what a checkpoint saves so that a model
+    /// with dropout resumes bit for bit.
+    ///
+    /// ```
+    /// use tapegrad_nn::{Dropout, Module, Relu, Sequential};
+    /// let model = Sequential::new().push(Relu).push(Dropout::new(0.5, 1).unwrap());
+    /// let saved = model.generator_states();
+    /// assert_eq!(saved[0].0, "1.generator");
+    /// model.set_generator_states(&saved).unwrap();
+    /// ```
+    fn generator_states(&self) -> Vec<(String, GeneratorState)> {
+        let mut out = Vec::new();
+        self.visit_own_generators(&mut |name, g| out.push((name.to_string(), g.state())));
+        self.visit_children(&mut |child_name, child| {
+            for (name, state) in child.generator_states() {
+                out.push((format!("{child_name}.{name}"), state));
+            }
+        });
+        out
+    }
+
+    /// Sets every generator from saved [`Module::generator_states`]. The names
+    /// must be exactly the module's: otherwise [`NnError::GeneratorMismatch`]
+    /// lists the missing and the unexpected ones, and no generator changes.
+    fn set_generator_states(&self, states: &[(String, GeneratorState)]) -> Result<()> {
+        let own: Vec<String> = self
+            .generator_states()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let missing: Vec<String> = (own.iter())
+            .filter(|n| !states.iter().any(|(s, _)| s == *n))
+            .cloned()
+            .collect();
+        let unexpected: Vec<String> = (states.iter())
+            .filter(|(s, _)| !own.contains(s))
+            .map(|(s, _)| s.clone())
+            .collect();
+        if !missing.is_empty() || !unexpected.is_empty() {
+            return Err(NnError::GeneratorMismatch {
+                missing,
+                unexpected,
+            });
+        }
+        set_generators(self, "", states);
+        Ok(())
+    }
+
     /// Sets the mode of this module and, recursively, of all its children.
     fn set_training(&self, training: bool) {
         self.set_own_training(training);
@@ -105,6 +160,24 @@ pub trait Module<T: Float>: Send + Sync {
     fn eval(&self) {
         self.set_training(false);
     }
+}
+
+/// Sets the generators of `module` (whose dotted names start with `prefix`)
+/// from the states of the same names.
+fn set_generators<T: Float, M: Module<T> + ?Sized>(
+    module: &M,
+    prefix: &str,
+    states: &[(String, GeneratorState)],
+) {
+    module.visit_own_generators(&mut |name, g| {
+        let full = format!("{prefix}{name}");
+        if let Some((_, state)) = states.iter().find(|(n, _)| *n == full) {
+            g.set_state(state);
+        }
+    });
+    module.visit_children(&mut |child_name, child| {
+        set_generators(child, &format!("{prefix}{child_name}."), states);
+    });
 }
 
 /// A size given for both spatial axes at once (`3`) or per axis (`(3, 5)`), as

@@ -1,47 +1,38 @@
 //! Checkpoints: everything needed to continue a run exactly where it stopped.
 //!
 //! After epoch N the run writes the directory `checkpoint-epoch-N` in its output
-//! directory, holding
+//! directory, a [`tapegrad_checkpoint`] checkpoint holding
 //!
 //! - `model.safetensors`: the weights (tapegrad-nn's safetensors file);
 //! - `optimizer.state`: the optimizer's state (tapegrad-optim's state file:
 //!   step counts and moment buffers, bit for bit);
 //! - `metrics.csv`: the metrics of epochs 1..=N, for the log and the plot;
-//! - `checkpoint.txt`: the epoch N, the run's [`RunSpec`], the size and CRC-32
-//!   of each of the three files above, and last the CRC-32 of its own text.
+//! - `checkpoint.txt`: the step and the epoch N, the scheduler's state, the
+//!   run's [`RunSpec`] as `meta.*` lines, the size and CRC-32 of each file
+//!   above, and last the CRC-32 of its own text.
 //!
-//! The random state needs no file: the generator of epoch e is seeded with
-//! [`epoch_seed`]`(seed, e)`, so (seed, N) is the whole state. The directory is
-//! filled under a temporary name, every file and the directory synced, renamed
-//! into place and the output directory synced, so a crash or a power loss
-//! leaves the previous checkpoint or the new one; the previous one is then
-//! deleted. Resuming checks every checksum before it changes anything, so a
-//! damaged file is refused rather than trained on.
+//! The shuffling needs no saved generator: the generator of epoch e is seeded
+//! with [`epoch_seed`]`(seed, e)`, so (seed, N) is its whole state. The
+//! library writes the directory under a temporary name and renames it into
+//! place, so a crash or a power loss leaves the previous checkpoint or the new
+//! one; the previous one is then deleted. Resuming checks every checksum before
+//! it changes anything, so a damaged file is refused rather than trained on.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use tapegrad_nn::{Module, Sequential, load_safetensors, save_safetensors};
-use tapegrad_optim::{Optimizer, PlateauState};
+use tapegrad_checkpoint::{Checkpoint as Saved, SavedCheckpoint};
+use tapegrad_nn::Sequential;
+use tapegrad_optim::Optimizer;
 
 use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec, ScheduleKind};
-use super::error::{Result, TrainError, quote};
-use super::fsutil::{sync_dir, temp_path, write_synced};
-use super::manifest::{Manifest, text_crc};
-use super::metrics::{EpochMetrics, read_csv, write_csv};
+use super::error::{Result, TrainError};
+use super::metrics::{EpochMetrics, parse_csv, to_csv};
 use super::schedule::ScheduleRecord;
 
-/// The first line of `checkpoint.txt`.
-const FORMAT: &str = "tapegrad-train-checkpoint 2";
-/// The first line of the checkpoints of earlier versions, which had no checksums.
-const FORMAT_1: &str = "tapegrad-train-checkpoint 1";
-/// The files of a checkpoint besides `checkpoint.txt`, in the manifest's order.
-const FILES: [&str; 3] = ["model.safetensors", "optimizer.state", "metrics.csv"];
-/// The key of the last line of `checkpoint.txt`: the CRC-32 of the text before it.
-const CRC_KEY: &str = "crc32";
-/// `checkpoint.txt` is a few hundred bytes; a larger file is not one.
-const MAX_META_BYTES: u64 = 1 << 16;
+/// The run's log inside a checkpoint.
+const METRICS: &str = "metrics.csv";
 /// The prefix of checkpoint directory names.
 const PREFIX: &str = "checkpoint-epoch-";
 
@@ -63,7 +54,7 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 }
 
 /// A checkpoint read back: where it is, its epoch and its run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Checkpoint {
     /// The checkpoint directory.
     pub dir: PathBuf,
@@ -71,10 +62,10 @@ pub struct Checkpoint {
     pub epoch: usize,
     /// The run it belongs to.
     pub spec: RunSpec,
-    /// Its schedule's length and counters.
+    /// Its schedule's length and state.
     pub schedule: ScheduleRecord,
-    /// The files' recorded sizes and checksums.
-    manifest: Manifest,
+    /// The library's checkpoint.
+    saved: SavedCheckpoint,
 }
 
 /// The directory of the checkpoint after `epoch` inside `out`.
@@ -82,11 +73,11 @@ pub fn checkpoint_dir(out: &Path, epoch: usize) -> PathBuf {
     out.join(format!("{PREFIX}{epoch}"))
 }
 
-/// Writes the checkpoint after `epoch` into `out` atomically and removes older
-/// ones; returns its directory.
+/// Writes the checkpoint after `epoch` (and `step` optimizer steps) into `out`
+/// atomically and removes older ones; returns its directory.
 pub fn save_checkpoint(
     out: &Path,
-    epoch: usize,
+    (epoch, step): (usize, usize),
     spec: &RunSpec,
     model: &Sequential,
     optimizer: &dyn Optimizer<f32>,
@@ -94,31 +85,18 @@ pub fn save_checkpoint(
     history: &[EpochMetrics],
 ) -> Result<PathBuf> {
     let dir = checkpoint_dir(out, epoch);
-    let tmp = temp_path(&dir);
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
+    let mut ck = describe(Saved::new(step, epoch), spec)
+        .meta("schedule_steps", schedule.total_steps.to_string())
+        .file(METRICS, to_csv(history));
+    if let Some(state) = &schedule.scheduler {
+        ck = ck.scheduler_state(state.clone());
     }
-    fs::create_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
-    save_safetensors(model, tmp.join(FILES[0]))?;
-    optimizer.save(&tmp.join(FILES[1]))?;
-    write_csv(&tmp.join(FILES[2]), history)?;
-    let manifest = Manifest::of(&tmp, &FILES)?;
-    let body = format!(
-        "{}{}{}",
-        describe(epoch, spec),
-        describe_schedule(schedule),
-        manifest.lines()
-    );
-    let text = format!("{body}{CRC_KEY} = {:08x}\n", text_crc(&body));
-    write_synced(&tmp.join("checkpoint.txt"), text.as_bytes())?;
-    sync_dir(&tmp)?;
-    if dir.exists() {
-        fs::remove_dir_all(&dir).map_err(TrainError::io(&dir))?;
+    if let Some(plateau) = &schedule.plateau {
+        ck = ck.plateau_state(plateau.clone());
     }
-    fs::rename(&tmp, &dir).map_err(TrainError::io(&dir))?;
-    sync_dir(out)?;
+    ck.save(&dir, model, optimizer)?;
     remove_others(out, &dir)?;
-    sync_dir(out)?;
+    tapegrad_checkpoint::durable::sync_dir(out).map_err(TrainError::io(out))?;
     Ok(dir)
 }
 
@@ -165,30 +143,25 @@ pub fn find_checkpoint(path: &Path) -> Result<Checkpoint> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such checkpoint"),
         });
     };
-    let meta = dir.join("checkpoint.txt");
-    let text = read_meta(&meta)?;
-    let (epoch, spec, schedule, manifest) = parse(&text).map_err(|reason| bad(&meta, &reason))?;
+    let saved = SavedCheckpoint::open(&dir)?;
+    let meta = dir.join(tapegrad_checkpoint::META_FILE);
+    let spec = parse(&saved).map_err(|reason| bad(&meta, &reason))?;
+    let schedule = ScheduleRecord {
+        total_steps: saved
+            .meta("schedule_steps")
+            .ok_or_else(|| bad(&meta, "no `meta.schedule_steps` line"))?
+            .parse()
+            .map_err(|_| bad(&meta, "bad meta.schedule_steps"))?,
+        scheduler: saved.scheduler_state().cloned(),
+        plateau: saved.plateau().cloned(),
+    };
     Ok(Checkpoint {
         dir,
-        epoch,
+        epoch: saved.epoch(),
         spec,
         schedule,
-        manifest,
+        saved,
     })
-}
-
-/// The text of `checkpoint.txt`, refused when larger than any checkpoint's.
-fn read_meta(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let file = fs::File::open(path).map_err(TrainError::io(path))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_META_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(TrainError::io(path))?;
-    if bytes.len() as u64 > MAX_META_BYTES {
-        return Err(bad(path, &format!("larger than {MAX_META_BYTES} bytes")));
-    }
-    String::from_utf8(bytes).map_err(|_| bad(path, "not UTF-8 text"))
 }
 
 impl Checkpoint {
@@ -201,25 +174,19 @@ impl Checkpoint {
         model: &Sequential,
         optimizer: &mut dyn Optimizer<f32>,
     ) -> Result<Vec<EpochMetrics>> {
-        self.manifest.verify(&self.dir)?;
-        let history = read_csv(&self.dir.join(FILES[2]))?;
+        let path = self.dir.join(METRICS);
+        let text = self.saved.read_file(METRICS)?;
+        let text = String::from_utf8(text).map_err(|_| bad(&path, "not UTF-8 text"))?;
+        let history = parse_csv(&text).map_err(|reason| bad(&path, &reason))?;
         let epochs: Vec<usize> = history.iter().map(|m| m.epoch).collect();
         let consecutive = epochs.iter().enumerate().all(|(i, &e)| e == i + 1);
         if epochs.len() != self.epoch || !consecutive {
             return Err(bad(
-                &self.dir.join("metrics.csv"),
+                &path,
                 &format!("holds epochs {epochs:?}, expected 1..={}", self.epoch),
             ));
         }
-        let params = model.parameters();
-        let before: Vec<_> = params.iter().map(|p| p.value()).collect();
-        load_safetensors(model, self.dir.join(FILES[0]))?;
-        if let Err(e) = optimizer.load(&self.dir.join(FILES[1])) {
-            for (p, value) in params.iter().zip(before) {
-                p.set_value(value)?;
-            }
-            return Err(e.into());
-        }
+        self.saved.restore(model, optimizer)?;
         Ok(history)
     }
 }
@@ -238,104 +205,29 @@ pub(crate) fn value_name<E: ValueEnum>(e: &E) -> String {
         .unwrap_or_default()
 }
 
-/// The text of `checkpoint.txt`. Floats use the shortest round-trip form.
-fn describe(epoch: usize, s: &RunSpec) -> String {
+/// The run's spec as metadata. Floats use the shortest round-trip form.
+fn describe(ck: Saved, s: &RunSpec) -> Saved {
     let data = match &s.data {
         DataSource::Digits => "embedded:digits".to_owned(),
         DataSource::Path(p) => format!("path:{}", p.display()),
     };
-    format!(
-        "{FORMAT}\nepoch = {epoch}\ndata = {data}\nmodel = {}\noptimizer = {}\nlr = {:?}\n\
-         weight_decay = {:?}\nbias_correction = {}\nschedule = {}\nbatch_size = {}\nseed = {}\n",
-        value_name(&s.model),
-        s.optimizer.name(),
-        s.lr,
-        s.weight_decay,
-        s.bias_correction,
-        s.schedule.name(),
-        s.batch_size,
-        s.seed,
-    )
+    ck.meta("data", data)
+        .meta("model", value_name(&s.model))
+        .meta("optimizer", s.optimizer.name())
+        .meta("lr", format!("{:?}", s.lr))
+        .meta("weight_decay", format!("{:?}", s.weight_decay))
+        .meta("bias_correction", s.bias_correction.to_string())
+        .meta("schedule", s.schedule.name())
+        .meta("batch_size", s.batch_size.to_string())
+        .meta("seed", s.seed.to_string())
 }
 
-/// The schedule's lines: its length, and ReduceLROnPlateau's counters.
-fn describe_schedule(r: &ScheduleRecord) -> String {
-    let mut text = format!("schedule_steps = {}\n", r.total_steps);
-    if let Some(p) = &r.plateau {
-        text += &format!(
-            "plateau = {:?} {} {} {}\n",
-            p.best, p.num_bad_epochs, p.cooldown_counter, p.steps
-        );
-    }
-    text
-}
-
-/// Reads the `plateau` line of [`describe_schedule`].
-fn parse_plateau(line: &str) -> std::result::Result<PlateauState, String> {
-    let bad = || format!("bad plateau line {}", quote(line));
-    let parts: Vec<&str> = line.split(' ').collect();
-    let [best, bad_epochs, cooldown, steps] = parts[..] else {
-        return Err(bad());
-    };
-    let int = |s: &str| s.parse::<usize>().map_err(|_| bad());
-    Ok(PlateauState {
-        best: best.parse().map_err(|_| bad())?,
-        num_bad_epochs: int(bad_epochs)?,
-        cooldown_counter: int(cooldown)?,
-        steps: int(steps)?,
-    })
-}
-
-/// The body of `checkpoint.txt` once its last line, the CRC-32 of the text
-/// before it, is checked.
-fn checked_body(text: &str) -> std::result::Result<&str, String> {
-    let trimmed = text.strip_suffix('\n').unwrap_or(text);
-    let (body, last) = match trimmed.rfind('\n') {
-        Some(i) => (&text[..=i], &trimmed[i + 1..]),
-        None => ("", trimmed),
-    };
-    let recorded = last
-        .strip_prefix(CRC_KEY)
-        .and_then(|l| l.strip_prefix(" = "))
-        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-        .ok_or_else(|| format!("the last line is not `{CRC_KEY} = <hex>`"))?;
-    if recorded != text_crc(body) {
-        return Err(format!(
-            "its CRC-32 is {:08x}, its last line records {recorded:08x}: the file changed after it was written",
-            text_crc(body)
-        ));
-    }
-    Ok(body)
-}
-
-/// Reads the text of [`describe`], the manifest and the checksum line.
-fn parse(text: &str) -> std::result::Result<(usize, RunSpec, ScheduleRecord, Manifest), String> {
-    match text.lines().next() {
-        Some(FORMAT) => {}
-        Some(FORMAT_1) => {
-            return Err(format!(
-                "format 1 (written by an earlier version) has no checksums and is not resumed; \
-                 this version writes `{FORMAT}`"
-            ));
-        }
-        _ => return Err(format!("the first line is not `{FORMAT}`")),
-    }
-    let body = checked_body(text)?;
-    let fields: Vec<(&str, &str)> = body
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split_once(" = ")
-                .ok_or_else(|| format!("bad line {}", quote(l)))
-        })
-        .collect::<std::result::Result<_, _>>()?;
+/// The run's spec from the metadata of [`describe`].
+fn parse(saved: &SavedCheckpoint) -> std::result::Result<RunSpec, String> {
     let get = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("no `{key}` line"))
+        saved
+            .meta(key)
+            .ok_or_else(|| format!("no `meta.{key}` line"))
     };
     let num = |key: &str| -> std::result::Result<f64, String> {
         get(key)?.parse().map_err(|_| format!("bad {key}"))
@@ -347,7 +239,7 @@ fn parse(text: &str) -> std::result::Result<(usize, RunSpec, ScheduleRecord, Man
         "embedded:digits" => DataSource::Digits,
         other => DataSource::Path(other.strip_prefix("path:").ok_or("bad data")?.into()),
     };
-    let spec = RunSpec {
+    Ok(RunSpec {
         data,
         model: ModelKind::from_str(get("model")?, false)?,
         optimizer: get("optimizer")?
@@ -358,20 +250,12 @@ fn parse(text: &str) -> std::result::Result<(usize, RunSpec, ScheduleRecord, Man
         bias_correction: get("bias_correction")?
             .parse()
             .map_err(|_| "bad bias_correction")?,
-        // Written since schedules are selectable; an older checkpoint ran at a constant lr.
-        schedule: match get("schedule") {
-            Ok(name) => name.parse::<ScheduleKind>().map_err(|e| e.to_string())?,
-            Err(_) => ScheduleKind::Constant,
-        },
+        schedule: get("schedule")?
+            .parse::<ScheduleKind>()
+            .map_err(|e| e.to_string())?,
         batch_size: int("batch_size")? as usize,
         seed: int("seed")?,
-    };
-    let manifest = Manifest::parse(&fields, &FILES)?;
-    let schedule = ScheduleRecord {
-        total_steps: get("schedule_steps").map_or(Ok(0), |_| int("schedule_steps"))? as usize,
-        plateau: get("plateau").ok().map(parse_plateau).transpose()?,
-    };
-    Ok((int("epoch")? as usize, spec, schedule, manifest))
+    })
 }
 
 /// Explains how `given` differs from the checkpoint's `saved` spec, naming the

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use tapegrad_checkpoint::CheckpointError;
 use tapegrad_data::DataError;
 use tapegrad_nn::NnError;
 use tapegrad_optim::OptimError;
@@ -56,6 +57,9 @@ pub enum TrainError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A checkpoint refused for another reason (a name it cannot hold).
+    #[error(transparent)]
+    SavedState(CheckpointError),
     /// Drawing or writing a plot.
     #[error(transparent)]
     Plot(#[from] tapegrad_plot::PlotError),
@@ -79,11 +83,22 @@ impl TrainError {
     }
 }
 
-/// `s` in quotes, cut to 64 characters: error messages never copy a whole input.
-pub(crate) fn quote(s: &str) -> String {
-    const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{:?}…", &s[..cut]),
-        None => format!("{s:?}"),
+pub(crate) use tapegrad_checkpoint::quote;
+
+impl From<CheckpointError> for TrainError {
+    /// A damaged checkpoint is [`TrainError::Checkpoint`]; the weights' and the
+    /// optimizer's errors keep their own variants.
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Io { path, source } => Self::Io { path, source },
+            CheckpointError::Corrupt { path, reason } => Self::Checkpoint { path, reason },
+            CheckpointError::NotSaved { path, what } => Self::Checkpoint {
+                path,
+                reason: format!("it holds no {what}"),
+            },
+            CheckpointError::Nn(e) => Self::Nn(e),
+            CheckpointError::Optim(e) => Self::Optim(e),
+            other => Self::SavedState(other),
+        }
     }
 }

@@ -1,59 +1,21 @@
 //! Writing files so that a crash leaves the old version or the new one.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use tapegrad_checkpoint::durable;
 
 use super::error::{Result, TrainError};
 
-/// A name beside `path` for its temporary version, unique to this process.
-pub(crate) fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over
-/// `path` and syncs the directory, so that the new file survives a power loss.
-/// On failure the temporary file is removed.
+/// Writes `bytes` to `path` through a synced temporary file and a rename
+/// ([`durable::write_atomically`]).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    if let Err(e) = write_synced(&tmp, bytes) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::rename(&tmp, path).map_err(TrainError::io(path))?;
-    sync_dir(parent(path))
+    durable::write_atomically(path, bytes).map_err(TrainError::io(path))
 }
 
-/// Creates `path` with `bytes` and syncs it to the disk.
-pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let write = || -> std::io::Result<()> {
-        let mut file = fs::File::create(path)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    };
-    write().map_err(TrainError::io(path))
-}
-
-/// Syncs the directory `dir`, which makes the renames and removals inside it
-/// durable. Where directories cannot be opened (Windows) this does nothing.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    match fs::File::open(dir) {
-        Ok(d) => d.sync_all().map_err(TrainError::io(dir)),
-        Err(_) if cfg!(windows) => Ok(()),
-        Err(e) => Err(TrainError::io(dir)(e)),
-    }
-}
-
-/// The directory holding `path` (`.` for a bare name).
-fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
+/// Syncs the directory `dir` ([`durable::sync_dir`]).
+fn sync_dir(dir: &Path) -> Result<()> {
+    durable::sync_dir(dir).map_err(TrainError::io(dir))
 }
 
 /// Removes the temporary files and directories that runs killed before their
@@ -91,7 +53,7 @@ pub(crate) fn remove_stale_temps(out: &Path) -> Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-/// The pid in a temporary name of [`temp_path`] or of the plot's
+/// The pid in a temporary name of [`durable::temp_path`] or of the plot's
 /// (`.metrics.tmp-123.png`), or `None` for any other name.
 fn temp_owner(name: &str) -> Option<u32> {
     let rest = name.strip_prefix('.')?;

@@ -23,7 +23,6 @@ mod data;
 mod error;
 mod eval;
 mod fsutil;
-mod manifest;
 mod metrics;
 mod model;
 mod optimizer;

@@ -70,7 +70,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
     let mut schedule = RunSchedule::start(
         spec.schedule,
         spec.lr,
-        (per_epoch, config.epochs, history.len()),
+        (per_epoch, config.epochs),
         resume.as_ref().map(|ck| &ck.schedule),
         optimizer.as_mut(),
     )?;
@@ -104,7 +104,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
         }
         checkpoint = Some(save_checkpoint(
             &config.out,
-            epoch,
+            (epoch, epoch * per_epoch),
             spec,
             &model,
             optimizer.as_ref(),

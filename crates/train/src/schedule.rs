@@ -4,16 +4,20 @@
 
 use tapegrad_optim::{
     LrScheduler, Optimizer, PlateauState, ReduceLrOnPlateau, ScheduleKind, Scheduler,
+    SchedulerState,
 };
 
 use super::error::{Result, TrainError};
 
 /// What a checkpoint holds of a run's schedule beyond its kind: the length of
-/// a step schedule (which `--epochs` sets), the counters of a plateau schedule.
+/// a step schedule (which `--epochs` sets) and its state, the counters of a
+/// plateau schedule.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScheduleRecord {
     /// The optimizer steps a step schedule spans (0 for none).
     pub total_steps: usize,
+    /// The step scheduler's base lrs and steps taken.
+    pub scheduler: Option<SchedulerState>,
     /// ReduceLROnPlateau's counters.
     pub plateau: Option<PlateauState>,
 }
@@ -35,12 +39,12 @@ pub enum RunSchedule {
 
 impl RunSchedule {
     /// The schedule of a run of `epochs` epochs of `per_epoch` steps from `lr`,
-    /// continued after `done` epochs from the checkpoint's `saved` record
-    /// (refused, naming `--epochs`, when the step schedule's length differs).
+    /// continued from the checkpoint's `saved` record (refused, naming
+    /// `--epochs`, when the step schedule's length differs).
     pub fn start(
         kind: ScheduleKind,
         lr: f64,
-        (per_epoch, epochs, done): (usize, usize, usize),
+        (per_epoch, epochs): (usize, usize),
         saved: Option<&ScheduleRecord>,
         opt: &mut dyn Optimizer<f32>,
     ) -> Result<Self> {
@@ -69,10 +73,16 @@ impl RunSchedule {
                     ),
                 });
             }
-            Some(_) => {
-                let bases = vec![lr; opt.groups().len()];
-                Scheduler::resume(schedule, bases, done * per_epoch, opt)?
-            }
+            Some(record) => match &record.scheduler {
+                Some(state) => Scheduler::restore(schedule, state, opt)?,
+                None => {
+                    return Err(TrainError::InvalidArgument {
+                        name: "--schedule",
+                        value: kind.to_string(),
+                        reason: "the checkpoint holds no scheduler state".into(),
+                    });
+                }
+            },
         };
         Ok(RunSchedule::Steps { scheduler, total })
     }
@@ -97,13 +107,14 @@ impl RunSchedule {
     pub fn record(&self) -> ScheduleRecord {
         match self {
             RunSchedule::Constant => ScheduleRecord::default(),
-            RunSchedule::Steps { total, .. } => ScheduleRecord {
+            RunSchedule::Steps { scheduler, total } => ScheduleRecord {
                 total_steps: *total,
+                scheduler: Some(scheduler.state()),
                 plateau: None,
             },
             RunSchedule::Plateau(p) => ScheduleRecord {
-                total_steps: 0,
                 plateau: Some(p.state.clone()),
+                ..ScheduleRecord::default()
             },
         }
     }

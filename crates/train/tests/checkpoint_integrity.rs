@@ -105,7 +105,7 @@ fn an_impossible_epoch_with_a_valid_checksum_is_refused_at_once() {
 }
 
 #[test]
-fn a_missing_manifest_line_or_format_1_is_refused() {
+fn a_missing_manifest_line_or_an_earlier_format_is_refused() {
     let out = scratch("no-manifest");
     let dir = first_epoch(&out);
     rewrite_meta(&dir, |body| {
@@ -119,14 +119,13 @@ fn a_missing_manifest_line_or_format_1_is_refused() {
 
     let path = dir.join("checkpoint.txt");
     let text = fs::read_to_string(&path).unwrap();
-    let old = text.replacen(
-        "tapegrad-train-checkpoint 2",
-        "tapegrad-train-checkpoint 1",
-        1,
-    );
+    let old = text.replacen("tapegrad-checkpoint 1", "tapegrad-train-checkpoint 2", 1);
     fs::write(&path, old).unwrap();
     let msg = resume_error(&out, &dir).to_string();
-    assert!(msg.contains("format 1"), "{msg}");
+    assert!(
+        msg.contains("\"tapegrad-train-checkpoint 2\", not `tapegrad-checkpoint 1`"),
+        "{msg}"
+    );
     fs::remove_dir_all(&out).unwrap();
 }
 
@@ -134,14 +133,14 @@ fn a_missing_manifest_line_or_format_1_is_refused() {
 fn an_oversized_checkpoint_txt_is_refused_without_reading_it_all() {
     let out = scratch("big-meta");
     let dir = first_epoch(&out);
-    let line = "x".repeat(1 << 20);
+    let line = "x".repeat(2 << 20);
     fs::write(
         dir.join("checkpoint.txt"),
-        format!("tapegrad-train-checkpoint 2\n{line}\n"),
+        format!("tapegrad-checkpoint 1\n{line}\n"),
     )
     .unwrap();
     let msg = resume_error(&out, &dir).to_string();
-    assert!(msg.contains("larger than 65536 bytes"), "{msg}");
+    assert!(msg.contains("larger than 1048576 bytes"), "{msg}");
     assert!(
         msg.len() < 300,
         "the error quotes the input: {} bytes",

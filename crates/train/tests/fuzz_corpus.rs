@@ -33,7 +33,8 @@ fn checkpoint_corpus_replays_without_panics() {
 }
 
 /// The template's own files, given back unchanged under every option, resume:
-/// the entry reaches the readers.
+/// the entry reaches the readers. (Resealed, `checkpoint.txt` is given without
+/// its last line, which the entry appends.)
 #[test]
 fn the_template_files_pass_through_the_entry() {
     let base =
@@ -44,6 +45,11 @@ fn the_template_files_pass_through_the_entry() {
         input.extend(std::fs::read(template.join(name)).unwrap());
         assert!(entry::run(&input, &template, &base.join("input")), "{name}");
         input[0] |= 4;
+        if *name == "checkpoint.txt" {
+            let text = String::from_utf8(input[1..].to_vec()).unwrap();
+            let body_end = text.trim_end().rfind('\n').unwrap() + 1;
+            input.truncate(1 + body_end);
+        }
         assert!(
             entry::run(&input, &template, &base.join("input")),
             "{name}, resealed"

@@ -5,21 +5,21 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::error::{Result, TrainError, quote};
+use crate::error::{CheckpointError, Result, quote};
 
 /// The files of a checkpoint directory, each with its size and CRC-32.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Manifest(Vec<Entry>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    name: String,
+pub(crate) struct Entry {
+    pub(crate) name: String,
     len: u64,
     crc: u32,
 }
 
 /// The key of a manifest line in `checkpoint.txt`.
-const KEY: &str = "file";
+pub(crate) const KEY: &str = "file";
 
 impl Manifest {
     /// Reads `names` inside `dir` and records what they hold now.
@@ -46,21 +46,19 @@ impl Manifest {
             .collect()
     }
 
-    /// The manifest from the `(key, value)` lines of `checkpoint.txt`; each name
-    /// must be one of `expected`, each of which must appear once.
-    pub(crate) fn parse(
-        fields: &[(&str, &str)],
-        expected: &[&str],
-    ) -> std::result::Result<Self, String> {
-        let mut entries = Vec::new();
-        for (_, value) in fields.iter().filter(|(k, _)| *k == KEY) {
+    /// The manifest from the values of the `file` lines; each of `required`
+    /// must appear, and no name twice.
+    pub(crate) fn parse(values: &[&str], required: &[&str]) -> std::result::Result<Self, String> {
+        let mut entries: Vec<Entry> = Vec::new();
+        for value in values {
             let parts: Vec<&str> = value.split(' ').collect();
             let [name, len, crc] = parts[..] else {
                 return Err(format!("bad `{KEY}` line (want NAME LENGTH CRC32)"));
             };
-            if !expected.contains(&name) || entries.iter().any(|e: &Entry| e.name == name) {
-                return Err(format!("unexpected or repeated file {}", quote(name)));
+            if entries.iter().any(|e| e.name == name) {
+                return Err(format!("repeated file {}", quote(name)));
             }
+            crate::names::check("file", name).map_err(|e| e.to_string())?;
             let len = len.parse().map_err(|_| format!("bad length of {name}"))?;
             let crc =
                 u32::from_str_radix(crc, 16).map_err(|_| format!("bad checksum of {name}"))?;
@@ -70,7 +68,7 @@ impl Manifest {
                 crc,
             });
         }
-        if let Some(missing) = expected
+        if let Some(missing) = required
             .iter()
             .find(|n| !entries.iter().any(|e| e.name == **n))
         {
@@ -79,23 +77,33 @@ impl Manifest {
         Ok(Self(entries))
     }
 
+    /// The recorded files.
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.0
+    }
+
     /// Checks that every file in `dir` still has its recorded size and checksum.
     pub(crate) fn verify(&self, dir: &Path) -> Result<()> {
-        for e in &self.0 {
-            let path = dir.join(&e.name);
-            let (len, crc) = checksum(&path)?;
-            if (len, crc) != (e.len, e.crc) {
-                return Err(TrainError::Checkpoint {
-                    path,
-                    reason: format!(
-                        "{len} bytes with CRC-32 {crc:08x}, but the checkpoint recorded {} bytes with {:08x}: \
-                         the file changed after it was written",
-                        e.len, e.crc
-                    ),
-                });
-            }
+        self.0.iter().try_for_each(|e| e.verify(dir))
+    }
+}
+
+impl Entry {
+    /// Checks that `dir`'s file of this name has the recorded size and checksum.
+    pub(crate) fn verify(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(&self.name);
+        let (len, crc) = checksum(&path)?;
+        if (len, crc) == (self.len, self.crc) {
+            return Ok(());
         }
-        Ok(())
+        Err(CheckpointError::corrupt(
+            path,
+            format!(
+                "{len} bytes with CRC-32 {crc:08x}, but the checkpoint recorded {} bytes with {:08x}: \
+                 the file changed after it was written",
+                self.len, self.crc
+            ),
+        ))
     }
 }
 
@@ -106,13 +114,12 @@ pub(crate) fn text_crc(text: &str) -> u32 {
 
 /// The length and CRC-32 of the file at `path`, read in pieces.
 fn checksum(path: &Path) -> Result<(u64, u32)> {
-    let io = TrainError::io(path);
-    let mut file = File::open(path).map_err(io)?;
+    let mut file = File::open(path).map_err(CheckpointError::io(path))?;
     let mut hasher = crc32fast::Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(TrainError::io(path))?;
+        let n = file.read(&mut buf).map_err(CheckpointError::io(path))?;
         if n == 0 {
             return Ok((len, hasher.finalize()));
         }
