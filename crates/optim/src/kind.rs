@@ -17,8 +17,10 @@ use crate::error::{OptimError, Result};
 use crate::group::ParamGroup;
 use crate::lamb::LambConfig;
 use crate::lion::LionConfig;
+use crate::muon::{AdjustLr, MuonConfig};
 use crate::nadam::NAdamConfig;
 use crate::optimizer::Optimizer;
+use crate::partitioned::Partitioned;
 use crate::radam::RAdamConfig;
 use crate::rmsprop::RmsPropConfig;
 use crate::rprop::RpropConfig;
@@ -150,8 +152,8 @@ registry! {
     /// assert_eq!(
     ///     err.to_string(),
     ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor, sfsgd, \
-    ///      sfadamw"
+    ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor, muon, \
+    ///      sfsgd, sfadamw"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -199,6 +201,12 @@ registry! {
         /// Adafactor: a factored second moment, steps relative to ‖θ‖ ([`crate::Adafactor`]).
         Adafactor = "adafactor", "Adafactor", "factored second moment, relative step size",
             AdafactorConfig::default();
+        /// Muon on the 2-D weights with the lr adjusted to AdamW's update RMS
+        /// (`match_rms_adamw`), AdamW with the same lr and weight decay on the
+        /// other parameters ([`crate::Muon`] and [`crate::AdamW`] in a
+        /// [`crate::Partitioned`]).
+        Muon = "muon", "Muon+AdamW", "Muon on the weight matrices, AdamW on the rest",
+            MuonConfig { adjust_lr_fn: AdjustLr::MatchRmsAdamW, ..MuonConfig::default() };
         /// Schedule-free SGD ([`crate::ScheduleFreeSgd`], optax's; evaluated at the average).
         ScheduleFreeSgd = "sfsgd", "schedule-free SGD", "SGD averaged without a schedule (evaluated at the average)",
             ScheduleFreeSgdConfig::default();
@@ -222,7 +230,43 @@ fn build<T: Float, R: Rule>(
     if !settings.bias_correction {
         cfg.set("bias_correction", 0.0)?;
     }
-    Ok(Box::new(Optim::with_groups(groups, cfg)?))
+    let Some(kind) = cfg.companion() else {
+        return Ok(Box::new(Optim::with_groups(groups, cfg)?));
+    };
+    let (own, others) = split_by_shape(&cfg, groups);
+    if others.is_empty() || own.is_empty() {
+        // All the rule's, or none (then the rule refuses them, saying why).
+        let all = if own.is_empty() { others } else { own };
+        return Ok(Box::new(Optim::with_groups(all, cfg)?));
+    }
+    let companion = OptimizerSettings { kind, ..*settings };
+    let parts = vec![
+        Box::new(Optim::with_groups(own, cfg)?) as Box<dyn Optimizer<T>>,
+        companion.build_with_groups(others)?,
+    ];
+    Ok(Box::new(Partitioned::new(parts)?))
+}
+
+/// Each group cut in two, keeping its lr and weight decay: the parameters the
+/// rule takes and those it refuses (empty groups dropped).
+fn split_by_shape<T: Float, R: Rule>(
+    cfg: &R,
+    groups: Vec<ParamGroup<T>>,
+) -> (Vec<ParamGroup<T>>, Vec<ParamGroup<T>>) {
+    let (mut own, mut others) = (Vec::new(), Vec::new());
+    for g in groups {
+        let (taken, refused): (Vec<_>, Vec<_>) =
+            (g.params.iter().cloned()).partition(|p| cfg.check_shape(p.shape()).is_ok());
+        for (params, out) in [(taken, &mut own), (refused, &mut others)] {
+            if !params.is_empty() {
+                out.push(ParamGroup {
+                    params,
+                    ..g.clone()
+                });
+            }
+        }
+    }
+    (own, others)
 }
 
 impl OptimizerKind {

@@ -160,6 +160,10 @@ impl Rule for MuonConfig {
         }
     }
 
+    fn companion(&self) -> Option<crate::OptimizerKind> {
+        Some(crate::OptimizerKind::AdamW)
+    }
+
     fn update<T: Float>(&self, step: StepData<'_, T>) {
         let (rows, cols) = (step.shape[0], step.shape[1]);
         let [buf] = step.state else {

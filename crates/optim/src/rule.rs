@@ -72,6 +72,14 @@ pub trait Rule: Options {
         Ok(())
     }
 
+    /// The kind the registry ([`crate::OptimizerSettings::build`]) gives the
+    /// parameters [`Rule::check_shape`] refuses, beside this rule in a
+    /// [`crate::Partitioned`] (Muon: AdamW); `None` where every shape is taken
+    /// or a refused one stays an error.
+    fn companion(&self) -> Option<crate::OptimizerKind> {
+        None
+    }
+
     /// The length of `BUFFERS[index]` for a parameter of this shape: its
     /// size, or 1 for a scalar the optimizer keeps per parameter (NAdam's μ
     /// product), or the size of a factor.
