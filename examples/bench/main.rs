@@ -299,11 +299,10 @@ fn w_lbfgs() -> Result<(), BoxError> {
         ..LbfgsConfig::default()
     };
     let mut opt = Lbfgs::new(params.clone(), cfg)?;
-    let mut closure = || -> tapegrad::optim::Result<f64> {
+    let mut closure = || -> tapegrad::tape::Result<f64> {
         params.iter().for_each(Var::zero_grad);
-        let external = tapegrad::tape::TapeError::from;
-        let logits = model.forward(&x).map_err(external)?;
-        let loss = cross_entropy(&logits, &labels).map_err(external)?;
+        let logits = model.forward(&x)?;
+        let loss = cross_entropy(&logits, &labels)?;
         loss.backward()?;
         Ok(f64::from(loss.item()?))
     };

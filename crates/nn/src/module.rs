@@ -102,7 +102,7 @@ pub trait Module<T: Float>: Send + Sync {
     ///
     /// ```
     /// use tapegrad_nn::{Dropout, Module, Relu, Sequential};
-    /// let model = Sequential::new().push(Relu).push(Dropout::new(0.5, 1).unwrap());
+    /// let model = Sequential::<f32>::new().push(Relu).push(Dropout::new(0.5, 1).unwrap());
     /// let saved = model.generator_states();
     /// assert_eq!(saved[0].0, "1.generator");
     /// model.set_generator_states(&saved).unwrap();

@@ -57,20 +57,12 @@ impl<T: Float> Core<T> {
         let weight_decay = group.weight_decay.unwrap_or(self.default_weight_decay);
         validate::non_negative(self.name, "lr", lr)?;
         validate::non_negative(self.name, "weight_decay", weight_decay)?;
-        for (i, p) in group.params.iter().enumerate() {
-            if !p.is_parameter() {
-                return Err(OptimError::NotAParameter {
-                    optimizer: self.name,
-                    name: p.name(),
-                });
-            }
-            let seen_before = group.params[..i].iter().any(|q| q.same(p));
-            if seen_before || self.params().any(|q| q.same(p)) {
-                return Err(OptimError::DuplicateParameter {
-                    optimizer: self.name,
-                    name: p.name(),
-                });
-            }
+        check_parameters(self.name, &group.params)?;
+        if let Some(p) = (group.params.iter()).find(|p| self.params().any(|q| q.same(p))) {
+            return Err(OptimError::DuplicateParameter {
+                optimizer: self.name,
+                name: p.name(),
+            });
         }
         self.slots
             .push((0..group.params.len()).map(|_| None).collect());
@@ -272,7 +264,7 @@ fn check_saved_step(
     })
 }
 
-fn check_options(
+pub(crate) fn check_options(
     saved: &[(String, f64)],
     current: &[(String, f64)],
 ) -> std::result::Result<(), String> {
@@ -330,6 +322,25 @@ fn check_groups<T: Float>(
                 "group {gi} has lr = {}, weight_decay = {} in the state; both must be finite and >= 0",
                 s.lr, s.weight_decay
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a var that is not a parameter and one given twice.
+pub(crate) fn check_parameters<T: Float>(optimizer: &'static str, params: &[Var<T>]) -> Result<()> {
+    for (i, p) in params.iter().enumerate() {
+        if !p.is_parameter() {
+            return Err(OptimError::NotAParameter {
+                optimizer,
+                name: p.name(),
+            });
+        }
+        if params[..i].iter().any(|q| q.same(p)) {
+            return Err(OptimError::DuplicateParameter {
+                optimizer,
+                name: p.name(),
+            });
         }
     }
     Ok(())

@@ -90,6 +90,63 @@ impl OptionValue for Option<f64> {
     }
 }
 
+/// `None` is saved as −1 and set from NaN or −1 (L-BFGS's `max_eval=None`);
+/// a count is checked as an `f64`.
+impl OptionValue for Option<usize> {
+    fn check(&self, optimizer: &'static str, names: Names, check: Check) -> Result<()> {
+        self.map_or(Ok(()), |v| check(optimizer, names[0], v as f64))
+    }
+    fn record(&self, names: Names, out: &mut Vec<(String, f64)>) {
+        out.push((names[0].to_string(), self.map_or(-1.0, |v| v as f64)));
+    }
+    fn assign(&mut self, names: Names, name: &str, value: f64) -> bool {
+        if name != names[0] {
+            return false;
+        }
+        if value.is_nan() || value == -1.0 {
+            *self = None;
+            return true;
+        }
+        let mut count = 0usize;
+        let hit = count.assign(names, name, value);
+        if hit {
+            *self = Some(count);
+        }
+        hit
+    }
+}
+
+/// An enumeration option, saved and set by the index of its variant in
+/// `$ty::ALL` (never range-checked: every index it takes is a variant).
+macro_rules! indexed_option {
+    ($ty:ty) => {
+        impl $crate::declare::OptionValue for $ty {
+            fn check(
+                &self,
+                _: &'static str,
+                _: $crate::declare::Names,
+                _: $crate::declare::Check,
+            ) -> $crate::Result<()> {
+                Ok(())
+            }
+            fn record(&self, names: $crate::declare::Names, out: &mut Vec<(String, f64)>) {
+                let index = Self::ALL.iter().position(|m| m == self).unwrap_or(0);
+                out.push((names[0].to_string(), index as f64));
+            }
+            fn assign(&mut self, names: $crate::declare::Names, name: &str, value: f64) -> bool {
+                let found = (Self::ALL.iter().enumerate()).find(|(i, _)| *i as f64 == value);
+                match found {
+                    Some((_, &m)) if name == names[0] => {
+                        *self = m;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+        }
+    };
+}
+
 /// The components of a tuple by the names `.0`, `.1`, `.2`.
 fn component(names: Names, i: usize) -> Names {
     [names[i + 1]; 4]
@@ -298,4 +355,4 @@ macro_rules! names {
     };
 }
 
-pub(crate) use {config, names};
+pub(crate) use {config, indexed_option, names};

@@ -16,6 +16,7 @@ use crate::declare::Options;
 use crate::error::{OptimError, Result};
 use crate::group::ParamGroup;
 use crate::lamb::LambConfig;
+use crate::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::lion::LionConfig;
 use crate::muon::{AdjustLr, MuonConfig};
 use crate::nadam::NAdamConfig;
@@ -122,7 +123,7 @@ macro_rules! registry {
                 groups: Vec<ParamGroup<T>>,
             ) -> Result<Box<dyn Optimizer<T>>> {
                 match self {
-                    $(Self::$variant => build(settings, $config, groups),)*
+                    $(Self::$variant => Registered::build($config, settings, groups),)*
                 }
             }
         }
@@ -153,7 +154,7 @@ registry! {
     ///     err.to_string(),
     ///     "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
     ///      adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor, muon, \
-    ///      sfsgd, sfadamw"
+    ///      lbfgs, sfsgd, sfadamw"
     /// );
     /// ```
     pub enum OptimizerKind {
@@ -207,6 +208,10 @@ registry! {
         /// [`crate::Partitioned`]).
         Muon = "muon", "Muon+AdamW", "Muon on the weight matrices, AdamW on the rest",
             MuonConfig { adjust_lr_fn: AdjustLr::MatchRmsAdamW, ..MuonConfig::default() };
+        /// L-BFGS ([`crate::Lbfgs`], PyTorch's defaults): several evaluations
+        /// of the objective per step, through [`Optimizer::step_with`].
+        Lbfgs = "lbfgs", "L-BFGS", "quasi-Newton with a history of 100 pairs; steps through a closure (for full batches)",
+            LbfgsConfig::default();
         /// Schedule-free SGD ([`crate::ScheduleFreeSgd`], optax's; evaluated at the average).
         ScheduleFreeSgd = "sfsgd", "schedule-free SGD", "SGD averaged without a schedule (evaluated at the average)",
             ScheduleFreeSgdConfig::default();
@@ -220,31 +225,77 @@ fn has_option<R: Options>(_: &R, name: &str) -> bool {
     R::option_names().contains(&name)
 }
 
-fn build<T: Float, R: Rule>(
-    settings: &OptimizerSettings,
-    mut cfg: R,
-    groups: Vec<ParamGroup<T>>,
-) -> Result<Box<dyn Optimizer<T>>> {
+/// How the registry builds a kind's optimizer from its configuration.
+trait Registered: Options {
+    fn build<T: Float>(
+        self,
+        settings: &OptimizerSettings,
+        groups: Vec<ParamGroup<T>>,
+    ) -> Result<Box<dyn Optimizer<T>>>;
+}
+
+/// The settings applied to a configuration's options.
+fn configured<C: Options>(mut cfg: C, settings: &OptimizerSettings) -> Result<C> {
     cfg.set("lr", settings.lr)?;
     cfg.set("weight_decay", settings.weight_decay)?;
     if !settings.bias_correction {
         cfg.set("bias_correction", 0.0)?;
     }
-    let Some(kind) = cfg.companion() else {
-        return Ok(Box::new(Optim::with_groups(groups, cfg)?));
-    };
-    let (own, others) = split_by_shape(&cfg, groups);
-    if others.is_empty() || own.is_empty() {
-        // All the rule's, or none (then the rule refuses them, saying why).
-        let all = if own.is_empty() { others } else { own };
-        return Ok(Box::new(Optim::with_groups(all, cfg)?));
+    Ok(cfg)
+}
+
+/// A rule runs in [`Optim`]; one with a companion ([`Rule::companion`]) takes
+/// the shapes it can and leaves the rest to the companion, in a
+/// [`Partitioned`].
+impl<R: Rule> Registered for R {
+    fn build<T: Float>(
+        self,
+        settings: &OptimizerSettings,
+        groups: Vec<ParamGroup<T>>,
+    ) -> Result<Box<dyn Optimizer<T>>> {
+        let cfg = configured(self, settings)?;
+        let Some(kind) = cfg.companion() else {
+            return Ok(Box::new(Optim::with_groups(groups, cfg)?));
+        };
+        let (own, others) = split_by_shape(&cfg, groups);
+        if others.is_empty() || own.is_empty() {
+            // All the rule's, or none (then the rule refuses them, saying why).
+            let all = if own.is_empty() { others } else { own };
+            return Ok(Box::new(Optim::with_groups(all, cfg)?));
+        }
+        let companion = OptimizerSettings { kind, ..*settings };
+        let parts = vec![
+            Box::new(Optim::with_groups(own, cfg)?) as Box<dyn Optimizer<T>>,
+            companion.build_with_groups(others)?,
+        ];
+        Ok(Box::new(Partitioned::new(parts)?))
     }
-    let companion = OptimizerSettings { kind, ..*settings };
-    let parts = vec![
-        Box::new(Optim::with_groups(own, cfg)?) as Box<dyn Optimizer<T>>,
-        companion.build_with_groups(others)?,
-    ];
-    Ok(Box::new(Partitioned::new(parts)?))
+}
+
+/// L-BFGS takes one group (of the settings' lr) and steps through a closure.
+impl Registered for LbfgsConfig {
+    fn build<T: Float>(
+        self,
+        settings: &OptimizerSettings,
+        groups: Vec<ParamGroup<T>>,
+    ) -> Result<Box<dyn Optimizer<T>>> {
+        let cfg = configured(self, settings)?;
+        let [group] = <[ParamGroup<T>; 1]>::try_from(groups).map_err(|groups| {
+            OptimError::UnsupportedOption {
+                optimizer: "LBFGS",
+                option: "parameter groups",
+                reason: format!("L-BFGS has one group, as PyTorch's; got {}", groups.len()),
+            }
+        })?;
+        if group.lr.is_some() || group.weight_decay.is_some() {
+            return Err(OptimError::UnsupportedOption {
+                optimizer: "LBFGS",
+                option: "a group's own lr or weight decay",
+                reason: "its one group takes the settings'".into(),
+            });
+        }
+        Ok(Box::new(Lbfgs::new(group.params, cfg)?))
+    }
 }
 
 /// Each group cut in two, keeping its lr and weight decay: the parameters the

@@ -5,9 +5,13 @@ use std::collections::VecDeque;
 
 use tapegrad_tape::{Float, Var};
 
+use crate::declare::{Options, config, indexed_option};
 use crate::error::{OptimError, Result};
+use crate::group::Group;
 use crate::line_search::strong_wolfe;
-use crate::validate;
+
+/// PyTorch's name of the optimizer.
+pub(crate) const NAME: &str = "LBFGS";
 
 /// How [`Lbfgs`] chooses the step length along its direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -20,60 +24,47 @@ pub enum LineSearch {
     StrongWolfe,
 }
 
-/// Options of [`Lbfgs`]; `Default` gives PyTorch's defaults.
-///
-/// ```
-/// let cfg = tapegrad_optim::LbfgsConfig::default();
-/// assert_eq!((cfg.lr, cfg.max_iter, cfg.max_eval, cfg.history_size), (1.0, 20, None, 100));
-/// assert_eq!((cfg.tolerance_grad, cfg.tolerance_change), (1e-7, 1e-9));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LbfgsConfig {
-    /// Learning rate ε (≥ 0): the step length without a line search, the first
-    /// trial step of one.
-    pub lr: f64,
-    /// Iterations per [`Lbfgs::step`] (≥ 1).
-    pub max_iter: usize,
-    /// Objective evaluations per step; `None` for max_iter · 5/4.
-    pub max_eval: Option<usize>,
-    /// Stop when max |g| ≤ this (≥ 0).
-    pub tolerance_grad: f64,
-    /// Stop when the step or the change of the objective is below this (≥ 0).
-    pub tolerance_change: f64,
-    /// The (s, y) pairs kept (≥ 1).
-    pub history_size: usize,
-    /// Fixed step or strong Wolfe.
-    pub line_search: LineSearch,
-    /// Maximize the objective instead.
-    pub maximize: bool,
+impl LineSearch {
+    const ALL: [LineSearch; 2] = [LineSearch::Fixed, LineSearch::StrongWolfe];
 }
 
-impl Default for LbfgsConfig {
-    fn default() -> Self {
-        Self {
-            lr: 1.0,
-            max_iter: 20,
-            max_eval: None,
-            tolerance_grad: 1e-7,
-            tolerance_change: 1e-9,
-            history_size: 100,
-            line_search: LineSearch::Fixed,
-            maximize: false,
-        }
+indexed_option!(LineSearch);
+
+config! {
+    /// Options of [`Lbfgs`]; `Default` gives PyTorch's defaults.
+    ///
+    /// ```
+    /// let cfg = tapegrad_optim::LbfgsConfig::default();
+    /// assert_eq!((cfg.lr, cfg.max_iter, cfg.max_eval, cfg.history_size), (1.0, 20, None, 100));
+    /// assert_eq!((cfg.tolerance_grad, cfg.tolerance_change), (1e-7, 1e-9));
+    /// ```
+    pub struct LbfgsConfig for "LBFGS" {
+        /// Learning rate ε (≥ 0): the step length without a line search, the
+        /// first trial step of one.
+        group lr: f64 = 1.0, "ε", non_negative;
+        /// Always 0: L-BFGS has no weight decay (PyTorch's has none); add
+        /// θᵀθ/(2C) to the objective instead.
+        group weight_decay: f64 = 0.0, "", zero;
+        /// Iterations per [`Lbfgs::step`] (≥ 1).
+        option max_iter: usize = 20, "", count_at_least_one;
+        /// Objective evaluations per step; `None` for max_iter · 5/4.
+        option max_eval: Option<usize> = None, "", count_at_least_one;
+        /// Stop when max |g| ≤ this (≥ 0).
+        option tolerance_grad: f64 = 1e-7, "", non_negative;
+        /// Stop when the step or the change of the objective is below this (≥ 0).
+        option tolerance_change: f64 = 1e-9, "", non_negative;
+        /// The (s, y) pairs kept (≥ 1).
+        option history_size: usize = 100, "m", count_at_least_one;
+        /// Fixed step or strong Wolfe.
+        option line_search: LineSearch = LineSearch::Fixed, "", any;
+        /// Maximize the objective instead.
+        option maximize: bool = false, "", any;
     }
 }
 
 impl LbfgsConfig {
     fn checked(self) -> Result<Self> {
-        const NAME: &str = "LBFGS";
-        validate::non_negative(NAME, "lr", self.lr)?;
-        validate::at_least_one(NAME, "max_iter", self.max_iter)?;
-        if let Some(max_eval) = self.max_eval {
-            validate::at_least_one(NAME, "max_eval", max_eval)?;
-        }
-        validate::non_negative(NAME, "tolerance_grad", self.tolerance_grad)?;
-        validate::non_negative(NAME, "tolerance_change", self.tolerance_change)?;
-        validate::at_least_one(NAME, "history_size", self.history_size)?;
+        self.check_ranges(NAME)?;
         Ok(self)
     }
 
@@ -139,27 +130,35 @@ pub struct LbfgsState<T> {
 ///         let d = x.add_scalar(-3.0);
 ///         let f = d.mul(&d)?.sum();
 ///         f.backward()?;
-///         Ok(f.item()?)
+///         f.item()
 ///     })
 ///     .unwrap();
 /// assert_eq!(first, 18.0);
 /// assert!(x.value().data().iter().all(|v| (v - 3.0).abs() < 1e-6));
 /// ```
 pub struct Lbfgs<T: Float> {
-    params: Vec<Var<T>>,
-    cfg: LbfgsConfig,
-    state: Option<LbfgsState<T>>,
+    /// The one group: the parameters and ε (also `cfg.lr`).
+    pub(crate) group: [Group<T>; 1],
+    pub(crate) cfg: LbfgsConfig,
+    pub(crate) state: Option<LbfgsState<T>>,
 }
 
 impl<T: Float> Lbfgs<T> {
     /// L-BFGS over `params`; refuses invalid options and an empty list.
     pub fn new(params: Vec<Var<T>>, cfg: LbfgsConfig) -> Result<Self> {
         if params.is_empty() {
-            return Err(OptimError::NoParameters { optimizer: "LBFGS" });
+            return Err(OptimError::NoParameters { optimizer: NAME });
         }
-        Ok(Self {
+        let cfg = cfg.checked()?;
+        crate::core::check_parameters(NAME, &params)?;
+        let group = Group {
             params,
-            cfg: cfg.checked()?,
+            lr: cfg.lr,
+            weight_decay: 0.0,
+        };
+        Ok(Self {
+            group: [group],
+            cfg,
             state: None,
         })
     }
@@ -177,36 +176,48 @@ impl<T: Float> Lbfgs<T> {
     /// Continues from a saved [`Lbfgs::state`]; refused, changing nothing,
     /// when its vectors do not have the parameters' total size.
     pub fn restore(&mut self, state: LbfgsState<T>) -> Result<()> {
+        self.check_fits(&state)?;
+        self.state = Some(state);
+        Ok(())
+    }
+
+    /// Refuses a state whose vectors do not have the parameters' total size
+    /// (d and the last gradient may be empty before the first iteration).
+    pub(crate) fn check_fits(&self, state: &LbfgsState<T>) -> Result<()> {
         let n = self.numel();
         let pairs = state.old_dirs.iter().chain(&state.old_stps);
-        let sizes_fit = state.d.len() == n
-            && state.prev_flat_grad.len() == n
+        let fresh = state.n_iter == 0 && state.d.is_empty() && state.prev_flat_grad.is_empty();
+        let sizes_fit = (fresh || state.d.len() == n && state.prev_flat_grad.len() == n)
             && pairs.clone().all(|v| v.len() == n)
             && state.old_dirs.len() == state.old_stps.len()
             && state.ro.len() == state.old_dirs.len()
             && state.old_dirs.len() <= self.cfg.history_size;
         if !sizes_fit {
             return Err(OptimError::StateMismatch {
-                optimizer: "LBFGS",
+                optimizer: NAME,
                 reason: format!(
                     "the state's vectors do not fit {n} parameters and a history of {}",
                     self.cfg.history_size
                 ),
             });
         }
-        self.state = Some(state);
         Ok(())
     }
 
-    fn numel(&self) -> usize {
-        self.params.iter().map(Var::numel).sum()
+    /// The parameters, in order.
+    pub(crate) fn params(&self) -> &[Var<T>] {
+        &self.group[0].params
+    }
+
+    pub(crate) fn numel(&self) -> usize {
+        self.params().iter().map(Var::numel).sum()
     }
 
     /// The gradient as one vector (zero where a parameter has none), negated
     /// when maximizing.
     fn flat_grad(&self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.numel());
-        for p in &self.params {
+        for p in self.params() {
             match p.grad() {
                 Some(g) => out.extend_from_slice(g.data()),
                 None => out.extend(std::iter::repeat_n(T::ZERO, p.numel())),
@@ -222,7 +233,7 @@ impl<T: Float> Lbfgs<T> {
     fn add_step(&self, t: f64, d: &[T]) {
         let t = T::from_f64(t);
         let mut offset = 0;
-        for p in &self.params {
+        for p in self.params() {
             let n = p.numel();
             p.update(|v| {
                 v.iter_mut()
@@ -234,27 +245,27 @@ impl<T: Float> Lbfgs<T> {
     }
 
     fn values(&self) -> Vec<Vec<T>> {
-        self.params
+        self.params()
             .iter()
             .map(|p| p.value().data().to_vec())
             .collect()
     }
 
     fn set_values(&self, values: &[Vec<T>]) {
-        for (p, v) in self.params.iter().zip(values) {
+        for (p, v) in self.params().iter().zip(values) {
             p.update(|d| d.copy_from_slice(v));
         }
     }
 
     /// f (negated when maximizing) from the closure.
-    fn evaluate(&self, closure: &mut dyn FnMut() -> Result<f64>) -> Result<f64> {
+    fn evaluate(&self, closure: &mut dyn FnMut() -> tapegrad_tape::Result<f64>) -> Result<f64> {
         let f = closure()?;
         Ok(if self.cfg.maximize { -f } else { f })
     }
 
     /// Up to `max_iter` iterations; returns f at the start (as the closure gave it).
-    pub fn step(&mut self, mut closure: impl FnMut() -> Result<f64>) -> Result<f64> {
-        let closure: &mut dyn FnMut() -> Result<f64> = &mut closure;
+    pub fn step(&mut self, mut closure: impl FnMut() -> tapegrad_tape::Result<f64>) -> Result<f64> {
+        let closure: &mut dyn FnMut() -> tapegrad_tape::Result<f64> = &mut closure;
         let cfg = self.cfg;
         let max_eval = cfg.evaluations();
         let orig = closure()?;

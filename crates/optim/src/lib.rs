@@ -73,6 +73,7 @@ pub mod group;
 pub mod kind;
 pub mod lamb;
 pub mod lbfgs;
+mod lbfgs_state;
 mod line_search;
 pub mod lion;
 pub mod lookahead;

@@ -159,6 +159,17 @@ fn params<T: Float>(groups: &[Group<T>]) -> impl Iterator<Item = &Var<T>> {
     groups.iter().flat_map(|g| &g.params)
 }
 
+impl<T: Float, O: Optimizer<T>> Lookahead<T, O> {
+    /// Counts an inner step; every k-th synchronizes.
+    fn count_step(&mut self) {
+        self.steps_since_sync += 1;
+        if self.steps_since_sync == self.sync_period {
+            self.synchronize();
+            self.steps_since_sync = 0;
+        }
+    }
+}
+
 fn take_slow<T>(state: &mut ParamState<T>) -> Option<Vec<T>> {
     let i = state.buffers.iter().position(|(n, _)| n == SLOW)?;
     Some(state.buffers.remove(i).1)
@@ -170,12 +181,17 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for Lookahead<T, O> {
     }
     fn step(&mut self) -> Result<()> {
         self.inner.step()?;
-        self.steps_since_sync += 1;
-        if self.steps_since_sync == self.sync_period {
-            self.synchronize();
-            self.steps_since_sync = 0;
-        }
+        self.count_step();
         Ok(())
+    }
+    /// The inner optimizer's closure step (L-BFGS's too), then the count.
+    fn step_with(
+        &mut self,
+        closure: &mut dyn FnMut() -> tapegrad_tape::Result<f64>,
+    ) -> Result<f64> {
+        let f = self.inner.step_with(closure)?;
+        self.count_step();
+        Ok(f)
     }
     fn groups(&self) -> &[Group<T>] {
         self.inner.groups()

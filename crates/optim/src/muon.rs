@@ -5,8 +5,7 @@
 use tapegrad_tape::Float;
 use tapegrad_tape::tensor::gemm::{Layout, matmul_into};
 
-use crate::declare::{Names, OptionValue, config};
-use crate::error::Result;
+use crate::declare::{config, indexed_option};
 use crate::rule::{Optim, Rule, StepData};
 use crate::scratch;
 
@@ -49,29 +48,7 @@ impl AdjustLr {
     }
 }
 
-/// Saved and set by its index in the order of the variants.
-impl OptionValue for AdjustLr {
-    fn check(&self, _: &'static str, _: Names, _: crate::declare::Check) -> Result<()> {
-        Ok(())
-    }
-    fn record(&self, names: Names, out: &mut Vec<(String, f64)>) {
-        let index = Self::ALL.iter().position(|m| m == self).unwrap_or(0);
-        out.push((names[0].to_string(), index as f64));
-    }
-    fn assign(&mut self, names: Names, name: &str, value: f64) -> bool {
-        let found = Self::ALL
-            .iter()
-            .enumerate()
-            .find(|(i, _)| *i as f64 == value);
-        match found {
-            Some((_, &m)) if name == names[0] => {
-                *self = m;
-                true
-            }
-            _ => false,
-        }
-    }
-}
+indexed_option!(AdjustLr);
 
 config! {
     /// Options of [`Muon`]; `Default` gives PyTorch's defaults.

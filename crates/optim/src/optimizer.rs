@@ -37,6 +37,35 @@ pub trait Optimizer<T: Float> {
     /// a gradient's shape differs from its parameter's.
     fn step(&mut self) -> Result<()>;
 
+    /// PyTorch's `step(closure)`: `closure` clears the gradients, computes the
+    /// objective f, runs backward and returns f; the step calls it as often as
+    /// it needs (once here, then [`Optimizer::step`]; several times for
+    /// [`crate::Lbfgs`]) and returns f at the starting point. The closure
+    /// returns the tape's `Result`, into which layer and loss errors convert
+    /// with `?`; its error comes back as [`crate::OptimError::Tape`].
+    ///
+    /// ```
+    /// use tapegrad_optim::{Optimizer, Sgd, SgdConfig};
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let w = Var::parameter(Tensor::<f64>::ones(&[1]));
+    /// let mut opt = Sgd::new(vec![w.clone()], SgdConfig { lr: 0.25, ..Default::default() }).unwrap();
+    /// let f = opt.step_with(&mut || {
+    ///     w.zero_grad();
+    ///     let f = w.mul(&w)?.sum();
+    ///     f.backward()?;
+    ///     f.item()
+    /// });
+    /// assert_eq!((f.unwrap(), w.item().unwrap()), (1.0, 0.5));
+    /// ```
+    fn step_with(
+        &mut self,
+        closure: &mut dyn FnMut() -> tapegrad_tape::Result<f64>,
+    ) -> Result<f64> {
+        let f = closure()?;
+        self.step()?;
+        Ok(f)
+    }
+
     /// The parameter groups, with their current learning rates.
     fn groups(&self) -> &[Group<T>];
 
@@ -150,6 +179,12 @@ impl<T: Float, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
     }
     fn step(&mut self) -> Result<()> {
         (**self).step()
+    }
+    fn step_with(
+        &mut self,
+        closure: &mut dyn FnMut() -> tapegrad_tape::Result<f64>,
+    ) -> Result<f64> {
+        (**self).step_with(closure)
     }
     fn groups(&self) -> &[Group<T>] {
         (**self).groups()

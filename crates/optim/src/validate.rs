@@ -123,3 +123,29 @@ pub(crate) fn finite(optimizer: &'static str, name: &'static str, value: f64) ->
     }
     Ok(())
 }
+
+/// An option the optimizer does not have, which must stay 0 (L-BFGS's weight
+/// decay).
+pub(crate) fn zero(optimizer: &'static str, name: &'static str, value: f64) -> Result<()> {
+    if value != 0.0 {
+        return Err(invalid(
+            optimizer,
+            name,
+            value,
+            "must be 0: this optimizer has none (add it to the objective instead)",
+        ));
+    }
+    Ok(())
+}
+
+/// A count given as an `f64` (a declared `usize` option) that must be at least 1.
+pub(crate) fn count_at_least_one(
+    optimizer: &'static str,
+    name: &'static str,
+    value: f64,
+) -> Result<()> {
+    if value < 1.0 {
+        return Err(invalid(optimizer, name, value, "must be >= 1"));
+    }
+    Ok(())
+}

@@ -6,7 +6,9 @@ mod common;
 
 use common::{f64s, fixture, param, values};
 use serde_json::Value;
-use tapegrad_optim::{Lbfgs, LbfgsConfig, LineSearch, OptimError};
+use tapegrad_optim::{
+    Lbfgs, LbfgsConfig, LineSearch, OptimError, Optimizer, OptimizerKind, OptimizerSettings,
+};
 use tapegrad_tape::{Tensor, Var};
 
 const FILE: &str = concat!(
@@ -111,7 +113,7 @@ fn trajectories_losses_and_counts_match_pytorch() {
                     w.zero_grad();
                     let f = objective.value(&x, &w)?.mul_scalar(sign);
                     f.backward()?;
-                    Ok(f.item()?)
+                    f.item()
                 })
                 .unwrap();
             worst = worst.max(close(
@@ -197,7 +199,7 @@ fn a_restored_state_continues_bit_for_bit() {
             w.zero_grad();
             let f = objective.value(x, w)?;
             f.backward()?;
-            Ok(f.item()?)
+            f.item()
         })
         .unwrap()
     };
@@ -225,4 +227,153 @@ fn a_restored_state_continues_bit_for_bit() {
     run(&x2, &w2, &mut again);
     assert_eq!(common::bits(&x2), common::bits(&x));
     assert_eq!(common::bits(&w2), common::bits(&w));
+}
+
+/// One `step_with` of `opt` on the objective at (x, w).
+fn step_through_trait(
+    objective: &Objective,
+    x: &Var<f64>,
+    w: &Var<f64>,
+    opt: &mut dyn Optimizer<f64>,
+) -> f64 {
+    let mut closure = || {
+        x.zero_grad();
+        w.zero_grad();
+        let f = objective.value(x, w)?;
+        f.backward()?;
+        f.item()
+    };
+    opt.step_with(&mut closure).unwrap()
+}
+
+/// Through the `Optimizer` trait and the state file, as a checkpoint saves it:
+/// stopped after two steps, loaded into one built by the registry, the same
+/// third and fourth steps; before any step the state is empty and loads too.
+#[test]
+fn the_state_file_resumes_bit_for_bit_through_the_trait() {
+    let root = fixture(FILE);
+    let objective = Objective::new(&root["objective"]);
+    let cfg = LbfgsConfig {
+        max_iter: 3,
+        history_size: 2,
+        line_search: LineSearch::StrongWolfe,
+        ..Default::default()
+    };
+    let settings = OptimizerSettings::new(OptimizerKind::Lbfgs);
+    let build = |x: &Var<f64>, w: &Var<f64>| -> Box<dyn Optimizer<f64>> {
+        let mut opt = settings.build(vec![x.clone(), w.clone()]).unwrap();
+        let mut state = opt.state_dict();
+        let mut wanted = Lbfgs::new(vec![x.clone(), w.clone()], cfg)
+            .unwrap()
+            .state_dict();
+        wanted.groups = state.groups.clone();
+        state.options = wanted.options;
+        opt.load_state_dict(&state)
+            .expect_err("another history size is refused");
+        Box::new(Lbfgs::new(vec![x.clone(), w.clone()], cfg).unwrap())
+    };
+    let start = || {
+        (
+            param::<f64>(&[0.3, -0.1, 0.7, 0.2], &[4]),
+            param::<f64>(&[0.0; 6], &[2, 3]),
+        )
+    };
+    let path = std::env::temp_dir().join(format!("tapegrad-lbfgs-{}", std::process::id()));
+    let (x, w) = start();
+    let mut opt = build(&x, &w);
+    let fresh = opt.state_dict();
+    assert!(fresh.state[0].iter().all(Option::is_none));
+    opt.load_state_dict(&fresh).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..2 {
+        losses.push(step_through_trait(&objective, &x, &w, opt.as_mut()));
+    }
+    opt.save(&path).unwrap();
+    let (x2, w2) = (
+        param::<f64>(&values(&x), &[4]),
+        param::<f64>(&values(&w), &[2, 3]),
+    );
+    for _ in 0..2 {
+        losses.push(step_through_trait(&objective, &x, &w, opt.as_mut()));
+    }
+    let mut again = build(&x2, &w2);
+    again.load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let mut resumed = Vec::new();
+    for _ in 0..2 {
+        resumed.push(step_through_trait(&objective, &x2, &w2, again.as_mut()));
+    }
+    assert_eq!(resumed, losses[2..]);
+    assert_eq!(common::bits(&x2), common::bits(&x));
+    assert_eq!(common::bits(&w2), common::bits(&w));
+    assert_eq!(again.state_dict(), opt.state_dict());
+}
+
+#[test]
+fn a_damaged_state_or_a_step_without_closure_is_refused() {
+    let root = fixture(FILE);
+    let objective = Objective::new(&root["objective"]);
+    let (x, w) = (
+        param::<f64>(&[0.3, -0.1, 0.7, 0.2], &[4]),
+        param::<f64>(&[0.0; 6], &[2, 3]),
+    );
+    let mut opt: Box<dyn Optimizer<f64>> = OptimizerSettings::new(OptimizerKind::Lbfgs)
+        .build(vec![x.clone(), w.clone()])
+        .unwrap();
+    let err = opt.step().unwrap_err();
+    assert!(err.to_string().contains("step_with(closure)"), "{err}");
+    step_through_trait(&objective, &x, &w, opt.as_mut());
+    let good = opt.state_dict();
+    let damaged = [
+        {
+            let mut s = good.clone();
+            s.options.retain(|(k, _)| k != "state.t");
+            s
+        },
+        {
+            let mut s = good.clone();
+            s.state[0][1].as_mut().unwrap().buffers[0].1.pop();
+            s
+        },
+        {
+            let mut s = good.clone();
+            s.state[0][0] = None;
+            s
+        },
+        {
+            let mut s = good.clone();
+            s.groups[0].shapes[1] = vec![3, 2];
+            s
+        },
+        {
+            let mut s = good.clone();
+            s.optimizer = "Adam".into();
+            s
+        },
+    ];
+    let mut fresh: Box<dyn Optimizer<f64>> = OptimizerSettings::new(OptimizerKind::Lbfgs)
+        .build(vec![x.clone(), w.clone()])
+        .unwrap();
+    for (i, state) in damaged.iter().enumerate() {
+        let err = fresh.load_state_dict(state).unwrap_err();
+        assert!(
+            matches!(err, OptimError::StateMismatch { .. }),
+            "{i}: {err}"
+        );
+        assert!(
+            fresh.state_dict().state[0].iter().all(Option::is_none),
+            "{i} changed the state"
+        );
+    }
+    fresh.load_state_dict(&good).unwrap();
+    assert_eq!(fresh.state_dict(), good);
+    assert!(fresh.set_group_lr(1, 0.5).is_err());
+    fresh.set_group_lr(0, 0.5).unwrap();
+    assert_eq!(fresh.lr(), 0.5);
+    let with_decay = OptimizerSettings::new(OptimizerKind::Lbfgs).with_weight_decay(0.1);
+    let err = with_decay.build(vec![x]).unwrap_err();
+    assert!(
+        err.to_string().contains("weight_decay = 0.1: must be 0"),
+        "{err}"
+    );
 }

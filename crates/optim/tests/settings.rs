@@ -63,7 +63,7 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
             assert_eq!(
                 valid,
                 "sgd, momentum, adagrad, rmsprop, adam, adamw, adadelta, adamax, nadam, nadamw, radam, \
-                 asgd, rprop, lion, lamb, adafactor, muon, sfsgd, sfadamw"
+                 asgd, rprop, lion, lamb, adafactor, muon, lbfgs, sfsgd, sfadamw"
             );
         }
         other => panic!("expected UnknownOptimizer, got {other:?}"),
@@ -71,8 +71,8 @@ fn an_unknown_name_is_refused_with_the_valid_ones() {
     assert_eq!(
         err.to_string(),
         "unknown optimizer `adam_w`; valid names: sgd, momentum, adagrad, rmsprop, adam, adamw, \
-         adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor, muon, sfsgd, \
-         sfadamw"
+         adadelta, adamax, nadam, nadamw, radam, asgd, rprop, lion, lamb, adafactor, muon, lbfgs, \
+         sfsgd, sfadamw"
     );
     assert!("".parse::<OptimizerKind>().is_err());
 }
@@ -100,6 +100,7 @@ fn labels_are_the_experiments_names() {
             "LAMB",
             "Adafactor",
             "Muon+AdamW",
+            "L-BFGS",
             "schedule-free SGD",
             "schedule-free AdamW"
         ]
@@ -113,7 +114,8 @@ fn labels_are_the_experiments_names() {
 
 /// The contract tests reach every kind: each has a row of the table running
 /// its algorithm. The rows run on vectors; Muon takes matrices only, and
-/// `tests/muon.rs` checks the registry's Muon+AdamW instead.
+/// `tests/partitioned.rs` checks the registry's Muon+AdamW instead. The rows
+/// step without a closure; `tests/lbfgs.rs` checks L-BFGS.
 #[test]
 fn every_kind_has_a_row_in_the_table() {
     let table = rows();
@@ -123,6 +125,11 @@ fn every_kind_has_a_row_in_the_table() {
                 OptimizerSettings::new(kind).build(w()).is_err(),
                 "Muon took a vector"
             );
+            continue;
+        }
+        if kind == OptimizerKind::Lbfgs {
+            let mut opt = OptimizerSettings::new(kind).build(w()).unwrap();
+            assert!(opt.step().is_err(), "L-BFGS stepped without a closure");
             continue;
         }
         let opt = OptimizerSettings::new(kind).build(w()).unwrap();
@@ -136,13 +143,19 @@ fn every_kind_has_a_row_in_the_table() {
 #[test]
 fn the_builder_passes_lr_and_weight_decay_and_keeps_the_other_defaults() {
     for kind in OptimizerKind::ALL {
+        // L-BFGS has no weight decay (tests/lbfgs.rs checks it is refused).
+        let decay = if kind == OptimizerKind::Lbfgs {
+            0.0
+        } else {
+            0.125
+        };
         let settings = OptimizerSettings::new(kind)
             .with_lr(0.25)
-            .with_weight_decay(0.125);
+            .with_weight_decay(decay);
         let opt = settings.build(params_for(kind)).unwrap();
         assert_eq!(
             (opt.lr(), opt.groups()[0].weight_decay),
-            (0.25, 0.125),
+            (0.25, decay),
             "{kind}"
         );
         let want = match kind {
@@ -161,6 +174,7 @@ fn the_builder_passes_lr_and_weight_decay_and_keeps_the_other_defaults() {
             OptimizerKind::Lamb => "LAMB",
             OptimizerKind::Adafactor => "Adafactor",
             OptimizerKind::Muon => "Partitioned",
+            OptimizerKind::Lbfgs => "LBFGS",
             OptimizerKind::ScheduleFreeSgd => "ScheduleFreeSGD",
             OptimizerKind::ScheduleFreeAdamW => "ScheduleFreeAdamW",
         };

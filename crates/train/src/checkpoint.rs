@@ -218,6 +218,7 @@ fn describe(ck: Saved, s: &RunSpec) -> Saved {
         .meta("weight_decay", format!("{:?}", s.weight_decay))
         .meta("bias_correction", s.bias_correction.to_string())
         .meta("schedule", s.schedule.name())
+        .meta("lookahead", lookahead_text(s.lookahead))
         .meta("batch_size", s.batch_size.to_string())
         .meta("seed", s.seed.to_string())
 }
@@ -253,9 +254,24 @@ fn parse(saved: &SavedCheckpoint) -> std::result::Result<RunSpec, String> {
         schedule: get("schedule")?
             .parse::<ScheduleKind>()
             .map_err(|e| e.to_string())?,
+        lookahead: parse_lookahead(get("lookahead")?).ok_or("bad lookahead")?,
         batch_size: int("batch_size")? as usize,
         seed: int("seed")?,
     })
+}
+
+/// `none`, or `K ALPHA`.
+fn lookahead_text(lookahead: Option<(usize, f64)>) -> String {
+    lookahead.map_or("none".into(), |(k, alpha)| format!("{k} {alpha:?}"))
+}
+
+/// The value of [`lookahead_text`].
+fn parse_lookahead(text: &str) -> Option<Option<(usize, f64)>> {
+    if text == "none" {
+        return Some(None);
+    }
+    let (k, alpha) = text.split_once(' ')?;
+    Some(Some((k.parse().ok()?, alpha.parse().ok()?)))
 }
 
 /// Explains how `given` differs from the checkpoint's `saved` spec, naming the
@@ -293,6 +309,11 @@ pub fn spec_mismatch(given: &RunSpec, saved: &RunSpec) -> Option<String> {
         "--schedule",
         given.schedule.name().to_owned(),
         saved.schedule.name().to_owned(),
+    );
+    check(
+        "--lookahead",
+        lookahead_text(given.lookahead),
+        lookahead_text(saved.lookahead),
     );
     check(
         "--batch-size",

@@ -43,6 +43,10 @@ pub struct Args {
     /// The learning-rate schedule over the run's T steps [default: constant]
     #[arg(long, value_parser = schedule_kind())]
     pub schedule: Option<ScheduleKind>,
+    /// Lookahead around the optimizer: every K steps the slow weights move
+    /// ALPHA of the way to the fast ones, which restart there (e.g. 5,0.5)
+    #[arg(long, value_name = "K,ALPHA", value_parser = lookahead, allow_negative_numbers = true)]
+    pub lookahead: Option<(usize, f64)>,
     /// Number of epochs [default: 15]
     #[arg(long, value_parser = positive_usize, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
@@ -98,6 +102,18 @@ fn positive_usize(s: &str) -> std::result::Result<usize, String> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("must be a whole number ≥ 1".into()),
     }
+}
+
+/// `K,ALPHA` with K ≥ 1 and ALPHA in [0, 1].
+fn lookahead(s: &str) -> std::result::Result<(usize, f64), String> {
+    let bad = || "want K,ALPHA: K ≥ 1 steps, ALPHA in [0, 1] (e.g. 5,0.5)".to_owned();
+    let (k, alpha) = s.split_once(',').ok_or_else(bad)?;
+    let k = positive_usize(k).map_err(|_| bad())?;
+    let alpha: f64 = number(alpha).map_err(|_| bad())?;
+    if !(0.0..=1.0).contains(&alpha) {
+        return Err(bad());
+    }
+    Ok((k, alpha))
 }
 
 /// A parsed command line.
@@ -197,6 +213,7 @@ impl Args {
             }),
             bias_correction: !self.no_bias_correction && (fresh || base.bias_correction),
             schedule: self.schedule.unwrap_or(base.schedule),
+            lookahead: self.lookahead.or(base.lookahead),
             batch_size: self.batch_size.unwrap_or(base.batch_size),
             seed: self.seed.unwrap_or(base.seed),
         };

@@ -71,6 +71,9 @@ pub struct RunSpec {
     pub bias_correction: bool,
     /// The learning-rate schedule over the run's steps.
     pub schedule: ScheduleKind,
+    /// Lookahead around the optimizer: every k steps the slow weights move
+    /// α of the way to the fast ones, which restart from them (k, α).
+    pub lookahead: Option<(usize, f64)>,
     /// Minibatch size |S| (≥ 1).
     pub batch_size: usize,
     /// Seeds the split, the initialization and every epoch's shuffle.
@@ -88,6 +91,7 @@ impl Default for RunSpec {
             weight_decay: 0.0,
             bias_correction: true,
             schedule: ScheduleKind::Constant,
+            lookahead: None,
             batch_size: 32,
             seed: 0,
         }

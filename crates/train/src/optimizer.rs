@@ -1,6 +1,6 @@
 //! The optimizer of a run, built from its spec.
 
-use tapegrad_optim::{OptimError, Optimizer, OptimizerSettings};
+use tapegrad_optim::{Lookahead, OptimError, Optimizer, OptimizerSettings};
 use tapegrad_tape::Var;
 
 use super::config::RunSpec;
@@ -9,8 +9,9 @@ use super::error::{Result, TrainError};
 /// The optimizer `spec.optimizer` over `params`, with `spec.lr`,
 /// `spec.weight_decay` and `spec.bias_correction`, every other option at
 /// PyTorch's default (built by [`OptimizerSettings`], the one builder the
-/// programs share). `--no-bias-correction` with an optimizer that has no bias
-/// correction is refused, naming the flag.
+/// programs share), inside [`Lookahead`] when `spec.lookahead` is set.
+/// `--no-bias-correction` with an optimizer that has no bias correction is
+/// refused, naming the flag.
 ///
 /// ```
 /// use tapegrad_train::{OptimizerKind, RunSpec, build_optimizer};
@@ -27,12 +28,21 @@ pub fn build_optimizer(spec: &RunSpec, params: Vec<Var<f32>>) -> Result<Box<dyn 
         bias_correction: spec.bias_correction,
         ..OptimizerSettings::new(spec.optimizer)
     };
-    settings.build(params).map_err(|e| match e {
+    let inner = settings.build(params).map_err(|e| match e {
         OptimError::UnsupportedOption { reason, .. } => TrainError::InvalidArgument {
             name: "--no-bias-correction",
             value: "given".into(),
             reason,
         },
         other => other.into(),
-    })
+    })?;
+    let Some((k, alpha)) = spec.lookahead else {
+        return Ok(inner);
+    };
+    let wrapped = Lookahead::new(inner, k, alpha).map_err(|e| TrainError::InvalidArgument {
+        name: "--lookahead",
+        value: format!("{k},{alpha}"),
+        reason: e.to_string(),
+    })?;
+    Ok(Box::new(wrapped))
 }

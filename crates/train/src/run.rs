@@ -256,15 +256,26 @@ fn train_epoch(
     model.train();
     let start = Instant::now();
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    let params = model.parameters();
     for (x, y) in minibatches {
-        optimizer.zero_grad();
-        let logits = model.forward(&Var::constant(x))?;
-        let loss = cross_entropy(&logits, &y)?;
-        loss.backward()?;
-        optimizer.step()?;
+        let x = Var::constant(x);
+        // The loss and the hits at the batch's starting point (L-BFGS
+        // evaluates it again at its trial points).
+        let mut start_point = None;
+        let mut closure = || -> tapegrad_tape::Result<f64> {
+            params.iter().for_each(Var::zero_grad);
+            let logits = model.forward(&x)?;
+            let loss = cross_entropy(&logits, &y)?;
+            loss.backward()?;
+            let value = loss.item()?;
+            start_point.get_or_insert_with(|| (value, count_correct(&logits.value(), &y)));
+            Ok(f64::from(value))
+        };
+        optimizer.step_with(&mut closure)?;
+        let (loss, hits) = start_point.expect("the step evaluated the loss");
         schedule.after_step(optimizer)?;
-        loss_sum += f64::from(loss.item()?) * y.len() as f64;
-        correct += count_correct(&logits.value(), &y);
+        loss_sum += f64::from(loss) * y.len() as f64;
+        correct += hits;
         seen += y.len();
         bar.step(
             loss_sum / seen as f64,

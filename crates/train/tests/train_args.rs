@@ -321,3 +321,30 @@ fn main_exits_non_zero_on_errors() {
     );
     assert_eq!(main_with_args(["train", "--version"]), ExitCode::SUCCESS);
 }
+
+#[test]
+fn lookahead_takes_k_and_alpha() {
+    assert_eq!(
+        config(&["--lookahead", "5,0.5"]).spec.lookahead,
+        Some((5, 0.5))
+    );
+    assert_eq!(config(&[]).spec.lookahead, None);
+    for bad in ["0,0.5", "5", "5,1.5", "5,x", "5,-0.5"] {
+        let msg = error(&["--lookahead", bad]).to_string();
+        assert!(msg.contains("want K,ALPHA"), "{bad}: {msg}");
+    }
+}
+
+#[test]
+fn muon_and_lbfgs_are_selectable() {
+    let c = config(&["--optimizer", "lbfgs"]);
+    assert_eq!(
+        (c.spec.optimizer, c.spec.lr, c.spec.weight_decay),
+        (OptimizerKind::Lbfgs, 1.0, 0.0)
+    );
+    let c = config(&["--optimizer", "muon"]);
+    assert_eq!(
+        (c.spec.optimizer, c.spec.lr, c.spec.weight_decay),
+        (OptimizerKind::Muon, 1e-3, 0.1)
+    );
+}

@@ -136,6 +136,50 @@ fn a_schedule_free_run_resumes_bit_for_bit() {
     stop_resume_equals_uninterrupted(spec, "resume-sfadamw");
 }
 
+/// L-BFGS (full batch, stepped through the closure) and Muon+AdamW on the
+/// CNN, the latter inside Lookahead: each resumes from its state.
+#[test]
+fn lbfgs_and_muon_with_lookahead_runs_resume_bit_for_bit() {
+    let lbfgs = RunSpec {
+        optimizer: OptimizerKind::Lbfgs,
+        lr: 0.5,
+        batch_size: 1437,
+        ..RunSpec::default()
+    };
+    stop_resume_equals_uninterrupted(lbfgs, "resume-lbfgs");
+    let muon = RunSpec {
+        optimizer: OptimizerKind::Muon,
+        lr: 0.01,
+        weight_decay: 0.01,
+        lookahead: Some((3, 0.5)),
+        ..RunSpec::default()
+    };
+    stop_resume_equals_uninterrupted(muon.clone(), "resume-muon-lookahead");
+
+    let out = scratch("lookahead-other");
+    let first = train(&TrainConfig {
+        stop_after: Some(1),
+        ..config(&muon, &out)
+    })
+    .unwrap();
+    let other = RunSpec {
+        lookahead: Some((5, 0.5)),
+        ..muon
+    };
+    let err = train(&TrainConfig {
+        resume: first.checkpoint,
+        ..config(&other, &out)
+    })
+    .err()
+    .expect("another lookahead is refused");
+    assert!(
+        err.to_string()
+            .contains("--lookahead 5 0.5 (checkpoint: 3 0.5)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
 /// ReduceLROnPlateau's counters travel in the checkpoint.
 #[test]
 fn a_plateau_run_resumes_bit_for_bit_with_its_counters() {
