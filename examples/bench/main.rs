@@ -270,11 +270,10 @@ fn w5_every_optimizer() -> Result<(), BoxError> {
     let param = Var::parameter(Tensor::<f32>::rand_normal(&[N], 0.0, 1.0, &mut rng));
     param.set_grad(Some(Tensor::rand_normal(&[N], 0.0, 1.0, &mut rng)));
     let start = param.value();
-    // Muon is not element-wise (its step is matrix products) and takes matrices only.
-    for kind in OptimizerKind::ALL
-        .into_iter()
-        .filter(|&k| k != OptimizerKind::Muon)
-    {
+    // Muon's step is matrix products on matrices only, L-BFGS's a closure of
+    // several evaluations (WLBFGS): neither is an element-wise W5 step.
+    let elementwise = |k: &OptimizerKind| !matches!(k, OptimizerKind::Muon | OptimizerKind::Lbfgs);
+    for kind in OptimizerKind::ALL.into_iter().filter(elementwise) {
         param.set_value(start.clone())?;
         let settings = OptimizerSettings::new(kind).with_lr(1e-3);
         let mut opt = settings.build(vec![param.clone()])?;
