@@ -6,8 +6,10 @@
 //!
 //! - [`Module`]: `forward`, `named_parameters` (`"0.weight"`, `"fc1.bias"`),
 //!   `train`/`eval`.
-//! - Layers: [`Linear`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Relu`],
-//!   [`Sigmoid`], [`Tanh`], [`Flatten`], [`Dropout`], [`Sequential`].
+//! - Layers: [`Linear`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`],
+//!   [`Dropout`], [`Sequential`]; activations [`Relu`], [`Sigmoid`], [`Tanh`],
+//!   [`Gelu`], [`Silu`], [`Softplus`], [`Elu`], [`LeakyRelu`], [`Mish`],
+//!   [`Hardswish`].
 //! - Losses (the lecture's ξ): [`cross_entropy`] (fused with the log-softmax,
 //!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
 //!   [`mse_loss`], and the regularization term [`l2_regularization`].
@@ -43,7 +45,9 @@ mod module;
 mod sequential;
 mod weights;
 
-pub use activation::{Flatten, Relu, Sigmoid, Tanh};
+pub use activation::{
+    Elu, Flatten, Gelu, Hardswish, LeakyRelu, Mish, Relu, Sigmoid, Silu, Softplus, Tanh,
+};
 pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;
 pub use error::{LoadProblem, NnError, Result};

@@ -282,3 +282,41 @@ fn modules_are_shareable_between_threads() {
         s.spawn(|| boxed.eval());
     });
 }
+
+/// Each activation module is its tape op, with PyTorch's defaults and no
+/// parameters.
+#[test]
+fn activation_modules_are_their_ops_with_pytorchs_defaults() {
+    use tapegrad_nn::{Elu, Gelu, Hardswish, LeakyRelu, Mish, Silu, Softplus};
+    use tapegrad_tape::GeluApproximate;
+    let x = Var::constant(Tensor::from_vec(vec![-2.5f64, -0.4, 0.0, 0.7, 3.5], &[5]).unwrap());
+    let same = |m: &dyn Module<f64>, want: Var<f64>| {
+        assert!(m.named_parameters().is_empty());
+        assert_eq!(
+            m.forward(&x).unwrap().value(),
+            want.value(),
+            "{}",
+            want.op_name()
+        );
+    };
+    same(&Gelu::default(), x.gelu(GeluApproximate::None));
+    same(
+        &Gelu {
+            approximate: GeluApproximate::Tanh,
+        },
+        x.gelu(GeluApproximate::Tanh),
+    );
+    same(&Silu, x.silu());
+    same(&Softplus::default(), x.softplus(1.0, 20.0));
+    same(
+        &Softplus {
+            beta: 2.0,
+            threshold: 1.0,
+        },
+        x.softplus(2.0, 1.0),
+    );
+    same(&Elu::default(), x.elu(1.0));
+    same(&LeakyRelu::default(), x.leaky_relu(0.01));
+    same(&Mish, x.mish());
+    same(&Hardswish, x.hardswish());
+}

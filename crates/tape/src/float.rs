@@ -56,6 +56,8 @@ pub trait Float:
     }
     /// eˣ.
     fn exp(self) -> Self;
+    /// eˣ − 1, accurate for small x.
+    fn exp_m1(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
     /// ln(1 + x), accurate for small x.
@@ -74,6 +76,9 @@ pub trait Float:
     fn cos(self) -> Self;
     /// Sine.
     fn sin(self) -> Self;
+    /// The error function erf x = (2/√π) ∫₀ˣ e^(−t²) dt (libm's, a port of
+    /// the C library's, which PyTorch calls).
+    fn erf(self) -> Self;
     /// The larger of two values, **ignoring NaN** as `f64::max` does: `max(NaN, 1)`
     /// is 1. Kernels that must let a NaN through (every op with PyTorch
     /// semantics) use [`Float::maximum`] instead.
@@ -134,7 +139,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ident) => {
+    ($t:ident, $erf:path) => {
         impl Float for $t {
             const NAME: &'static str = stringify!($t);
             const ZERO: Self = 0.0;
@@ -152,6 +157,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn exp(self) -> Self {
                 $t::exp(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                $t::exp_m1(self)
             }
             #[inline(always)]
             fn ln(self) -> Self {
@@ -190,6 +199,10 @@ macro_rules! impl_float {
                 $t::sin(self)
             }
             #[inline(always)]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline(always)]
             fn max(self, other: Self) -> Self {
                 $t::max(self, other)
             }
@@ -209,5 +222,5 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32);
-impl_float!(f64);
+impl_float!(f32, libm::erff);
+impl_float!(f64, libm::erf);

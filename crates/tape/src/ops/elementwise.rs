@@ -15,7 +15,7 @@ pub(crate) fn single<T: Float>(g: Var<T>) -> Result<Grads<T>> {
 }
 
 /// Records a unary op: `f` computes each element, `rule` the gradient.
-fn unary<T: Float>(
+pub(super) fn unary<T: Float>(
     x: &Var<T>,
     op: &'static str,
     f: impl Fn(T) -> T + Sync,
@@ -38,7 +38,7 @@ fn binary<T: Float>(
 }
 
 /// A tensor of 0s and 1s, 1 where `pred` holds for the element of `x`.
-fn mask<T: Float>(x: &Var<T>, pred: impl Fn(T) -> bool + Sync) -> Tensor<T> {
+pub(super) fn mask<T: Float>(x: &Var<T>, pred: impl Fn(T) -> bool + Sync) -> Tensor<T> {
     x.with_value(|v| v.map(|e| if pred(e) { T::ONE } else { T::ZERO }))
 }
 
@@ -46,7 +46,7 @@ fn mask<T: Float>(x: &Var<T>, pred: impl Fn(T) -> bool + Sync) -> Tensor<T> {
 /// `where(keep, g, 0)` in the rules of clamp, maximum and where, so that an
 /// infinite or NaN `g` at a dropped position gives 0, not `inf · 0 = NaN`.
 /// Differentiable in `g` (its gradient is the same selection).
-fn keep_where<T: Float>(g: &Var<T>, keep: &Tensor<T>) -> Result<Var<T>> {
+pub(super) fn keep_where<T: Float>(g: &Var<T>, keep: &Tensor<T>) -> Result<Var<T>> {
     g.where_cond(keep, &Var::scalar(T::ZERO))
 }
 

@@ -2,6 +2,7 @@
 //! gradient rule; the rules are written with `Var` ops, so they can be
 //! differentiated again (second derivatives, Hessian-vector products).
 
+mod activation;
 mod broadcast;
 mod conv;
 mod elementwise;
@@ -12,6 +13,7 @@ mod reduce;
 mod shape_ops;
 mod softmax;
 
+pub use activation::GeluApproximate;
 use smallvec::SmallVec;
 
 use crate::error::Result;

@@ -21,7 +21,8 @@ pub const PATH: &str = concat!(
 
 /// Every family the generator writes, each checked by one test module (the
 /// `loss` family by nn's `tests/losses.rs`).
-pub const FAMILIES: [&str; 7] = [
+pub const FAMILIES: [&str; 8] = [
+    "activation",
     "elementwise",
     "loss",
     "pool",
@@ -170,6 +171,16 @@ impl Args<'_> {
 
 /// Compares values to PyTorch's: NaN to NaN, ±∞ exactly, finite to [`RTOL`].
 pub fn compare(what: &str, got: &Tensor<f64>, want: &Tensor<f64>) -> Result<(), String> {
+    compare_within(what, got, want, RTOL)
+}
+
+/// [`compare`] with finite values to `rtol` (a case's own, where it says why).
+fn compare_within(
+    what: &str,
+    got: &Tensor<f64>,
+    want: &Tensor<f64>,
+    rtol: f64,
+) -> Result<(), String> {
     if got.shape() != want.shape() {
         return Err(format!(
             "{what}: shape {:?}, PyTorch {:?}",
@@ -182,7 +193,7 @@ pub fn compare(what: &str, got: &Tensor<f64>, want: &Tensor<f64>) -> Result<(), 
         .iter()
         .zip(want.data())
         .enumerate()
-        .filter(|&(_, (&g, &w))| !agrees(g, w))
+        .filter(|&(_, (&g, &w))| !agrees(g, w, rtol))
         .map(|(i, (g, w))| format!("[{i}] {g:e} (PyTorch {w:e})"))
         .collect();
     if wrong.is_empty() {
@@ -192,13 +203,13 @@ pub fn compare(what: &str, got: &Tensor<f64>, want: &Tensor<f64>) -> Result<(), 
     }
 }
 
-fn agrees(got: f64, want: f64) -> bool {
+fn agrees(got: f64, want: f64, rtol: f64) -> bool {
     if want.is_nan() {
         got.is_nan()
     } else if want.is_infinite() {
         got == want
     } else {
-        (got - want).abs() <= RTOL * want.abs()
+        (got - want).abs() <= rtol * want.abs()
     }
 }
 
@@ -258,13 +269,17 @@ fn check_case<E: Display>(
         .map(|t| Var::parameter(tensor(t)))
         .collect();
     let args = Args(&case["args"]);
+    let rtol = case
+        .get("rtol")
+        .map_or(RTOL, |r| r.as_f64().expect("a tolerance"));
     let out = dispatch(op, &inputs, &args)
         .ok_or_else(|| format!("{name}: no dispatch for op {op}"))?
         .map_err(|e| format!("{name}: {e}"))?;
-    compare(
+    compare_within(
         &format!("{name} forward"),
         &out.value(),
         &tensor(&case["output"]),
+        rtol,
     )?;
     let want_grads = case["grads"].as_array().expect("grads");
     if want_grads.iter().all(Value::is_null) {
@@ -283,7 +298,7 @@ fn check_case<E: Display>(
         let what = format!("{name} gradient of input {k}");
         match (input.grad(), want.is_null()) {
             (None, true) => {}
-            (Some(g), false) => compare(&what, &g, &tensor(want))?,
+            (Some(g), false) => compare_within(&what, &g, &tensor(want), rtol)?,
             (got, _) => return Err(format!("{what}: {got:?}, PyTorch {want}")),
         }
     }

@@ -2,6 +2,7 @@
 //! gradients in `fixtures/nonfinite_reference.json`: one module per family,
 //! each dispatching the fixture's op names to the tape's ops.
 
+mod activation;
 mod elementwise;
 mod fixture;
 mod pool;
