@@ -12,7 +12,8 @@
 //!   [`Hardswish`].
 //! - Losses (the lecture's ξ): [`cross_entropy`] (fused with the log-softmax,
 //!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
-//!   [`mse_loss`], and the regularization term [`l2_regularization`].
+//!   [`mse_loss`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`], [`kl_div`],
+//!   and the regularization term [`l2_regularization`].
 //! - [`init`]: PyTorch's default, Xavier and Kaiming initializations.
 //! - [`save_safetensors`] / [`load_safetensors`]; [`Generator`], the random
 //!   generator of a layer (dropout), whose [`GeneratorState`] a checkpoint saves.
@@ -54,8 +55,8 @@ pub use error::{LoadProblem, NnError, Result};
 pub use generator::{ChaCha12Rng, Generator, GeneratorState, ParseGeneratorStateError};
 pub use linear::Linear;
 pub use loss::{
-    CrossEntropyOptions, NllLossOptions, Reduction, cross_entropy, cross_entropy_with,
-    l2_regularization, mse_loss, nll_loss,
+    CrossEntropyOptions, KlReduction, NllLossOptions, Reduction, cross_entropy, cross_entropy_with,
+    huber_loss, kl_div, l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
 };
 pub use module::{IntoPair, Module};
 pub use sequential::Sequential;

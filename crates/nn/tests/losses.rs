@@ -6,8 +6,9 @@ mod nonfinite;
 
 use common::{assert_rel_close, check_both, randn};
 use tapegrad_nn::{
-    CrossEntropyOptions, NllLossOptions, NnError, Reduction, cross_entropy, cross_entropy_with,
-    l2_regularization, mse_loss, nll_loss,
+    CrossEntropyOptions, KlReduction, NllLossOptions, NnError, Reduction, cross_entropy,
+    cross_entropy_with, huber_loss, kl_div, l1_loss, l2_regularization, mse_loss, nll_loss,
+    smooth_l1_loss,
 };
 use tapegrad_tape::{Tensor, Var};
 
@@ -456,6 +457,18 @@ fn loss_dispatch(
             nll_loss(&x[0], &targets(), &opts)
         }
         "mse_loss" => mse_loss(&x[0], &x[1], reduction_arg(a)),
+        "l1_loss" => l1_loss(&x[0], &x[1], reduction_arg(a)),
+        "smooth_l1_loss" => smooth_l1_loss(&x[0], &x[1], a.f64("beta"), reduction_arg(a)),
+        "huber_loss" => huber_loss(&x[0], &x[1], a.f64("delta"), reduction_arg(a)),
+        "kl_div" => {
+            let reduction = match a.opt_str("reduction") {
+                Some("batchmean") => KlReduction::BatchMean,
+                Some("sum") => KlReduction::Sum,
+                Some("none") => KlReduction::None,
+                _ => KlReduction::Mean,
+            };
+            kl_div(&x[0], &x[1], reduction, a.bool("log_target"))
+        }
         _ => return None,
     })
 }
@@ -499,4 +512,71 @@ fn a_nan_input_makes_the_loss_nan_through_relu() {
     assert!(loss.item().unwrap().is_nan());
     loss.backward().unwrap();
     assert!(w.grad().unwrap().data().iter().any(|g| g.is_nan()));
+}
+
+/// The regression losses and the KL divergence, first and second order in
+/// both arguments (away from the kinks of L1, Smooth L1 and Huber).
+#[test]
+fn regression_losses_and_kl_div_pass_gradcheck_and_gradgradcheck() {
+    let pred = Tensor::from_vec(vec![-2.4, -0.3, 0.25, 1.9, 0.7, -1.2], &[2, 3]).unwrap();
+    let target = Tensor::from_vec(vec![0.1, 0.2, -0.5, 0.3, 2.9, -0.6], &[2, 3]).unwrap();
+    let both = [pred.clone(), target.clone()];
+    for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+        check_both("l1_loss", |v| l1_loss(&v[0], &v[1], reduction), &both);
+        check_both(
+            "smooth_l1_loss",
+            |v| smooth_l1_loss(&v[0], &v[1], 0.8, reduction),
+            &both,
+        );
+        check_both(
+            "huber_loss",
+            |v| huber_loss(&v[0], &v[1], 1.3, reduction),
+            &both,
+        );
+    }
+    let log_p = Tensor::from_vec(vec![-1.2, -0.4, -2.3, -0.7, -1.1, -1.6], &[2, 3]).unwrap();
+    let q = Tensor::from_vec(vec![0.2, 0.5, 0.3, 0.6, 0.1, 0.3], &[2, 3]).unwrap();
+    for reduction in [
+        KlReduction::BatchMean,
+        KlReduction::Sum,
+        KlReduction::Mean,
+        KlReduction::None,
+    ] {
+        for log_target in [false, true] {
+            let target = if log_target {
+                q.map(f64::ln)
+            } else {
+                q.clone()
+            };
+            check_both(
+                "kl_div",
+                |v| kl_div(&v[0], &v[1], reduction, log_target),
+                &[log_p.clone(), target],
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_regression_arguments_are_refused() {
+    let x = Var::constant(Tensor::<f64>::zeros(&[3]));
+    let y = Var::constant(Tensor::<f64>::zeros(&[4]));
+    assert!(matches!(
+        l1_loss(&x, &y, Reduction::Mean),
+        Err(NnError::Tape(_))
+    ));
+    assert!(matches!(
+        kl_div(&x, &y, KlReduction::Sum, false),
+        Err(NnError::Tape(_))
+    ));
+    let msg = smooth_l1_loss(&x, &x, -0.5, Reduction::Mean)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("beta") && msg.contains(">= 0"), "{msg}");
+    for delta in [0.0, -1.0, f64::NAN] {
+        let msg = huber_loss(&x, &x, delta, Reduction::Mean)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("delta"), "{msg}");
+    }
 }

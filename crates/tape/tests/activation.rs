@@ -33,6 +33,9 @@ fn piecewise() -> Vec<(&'static str, Activation)> {
         ("leaky_relu_steep", |x| x.leaky_relu(0.3)),
         ("softplus_threshold", |x| x.softplus(2.0, 1.0)),
         ("hardswish", |x| x.hardswish()),
+        ("smooth_l1", |x| x.smooth_l1(1.0)),
+        ("smooth_l1_beta", |x| x.smooth_l1(0.3)),
+        ("huber", |x| x.huber(1.5)),
     ]
 }
 
@@ -132,4 +135,13 @@ fn f32_kernels_agree_with_f64() {
             }
         }
     }
+}
+
+/// xlogy with broadcasting, away from a = 0 and b ≤ 0.
+#[test]
+fn xlogy_passes_gradcheck_and_gradgradcheck() {
+    let a = common::rand_in(&[2, 3], -2.0, 2.0, 41);
+    let b = common::rand_in(&[3], 0.2, 3.0, 42);
+    check_both(|v| v[0].xlogy(&v[1]), &[a.clone(), b.clone()]);
+    check_both(|v| v[0].xlogy(&v[0]), std::slice::from_ref(&b));
 }

@@ -3,10 +3,12 @@
 mod cross_entropy;
 mod nll;
 mod regression;
+mod robust;
 
 pub use cross_entropy::{CrossEntropyOptions, cross_entropy, cross_entropy_with};
 pub use nll::{NllLossOptions, nll_loss};
 pub use regression::{l2_regularization, mse_loss};
+pub use robust::{KlReduction, huber_loss, kl_div, l1_loss, smooth_l1_loss};
 
 use tapegrad_tape::{Float, TapeError, Tensor, Var};
 

@@ -30,7 +30,7 @@ pub enum GeluApproximate {
 }
 
 /// y = f(x) with the gradient g ⊙ `derivative(x)`.
-fn activation<T: Float>(
+pub(super) fn activation<T: Float>(
     x: &Var<T>,
     op: &'static str,
     f: impl Fn(T) -> T + Sync,
@@ -41,7 +41,7 @@ fn activation<T: Float>(
 }
 
 /// The op f′(x), whose gradient is g ⊙ `second(x)`.
-fn derivative<T: Float>(
+pub(super) fn derivative<T: Float>(
     x: &Var<T>,
     op: &'static str,
     df: impl Fn(T) -> T + Sync,
@@ -163,7 +163,10 @@ impl<T: Float> Var<T> {
         let rule = |c: &Ctx<'_, T>| {
             let x = &c.inputs[0];
             let grad = c.grad.mul(&hardswish_grad(x))?;
-            single(keep_where(&grad, &mask(x, |v| v > self::c::<T>(-3.0) || v.is_nan()))?)
+            single(keep_where(
+                &grad,
+                &mask(x, |v| v > self::c::<T>(-3.0) || v.is_nan()),
+            )?)
         };
         unary(self, "hardswish", f, OutputNotRead(rule))
     }
@@ -264,7 +267,10 @@ fn softplus_grad<T: Float>(x: &Var<T>, beta: T, threshold: T) -> Var<T> {
     derivative(x, "softplus_grad", df, move |x| {
         let s = x.mul_scalar(beta).sigmoid();
         let curve = s.mul(&s.rsub_scalar(T::ONE))?.mul_scalar(beta);
-        keep_where(&curve, &mask(x, move |v| v * beta <= threshold || v.is_nan()))
+        keep_where(
+            &curve,
+            &mask(x, move |v| v * beta <= threshold || v.is_nan()),
+        )
     })
 }
 
@@ -272,7 +278,10 @@ fn elu_grad<T: Float>(x: &Var<T>, alpha: T) -> Var<T> {
     let df = move |x: T| if x > T::ZERO { T::ONE } else { alpha * x.exp() };
     // f″ = α eˣ for x ≤ 0 (and a NaN x), 0 above.
     derivative(x, "elu_grad", df, move |x| {
-        keep_where(&x.exp().mul_scalar(alpha), &mask(x, |v| v <= T::ZERO || v.is_nan()))
+        keep_where(
+            &x.exp().mul_scalar(alpha),
+            &mask(x, |v| v <= T::ZERO || v.is_nan()),
+        )
     })
 }
 

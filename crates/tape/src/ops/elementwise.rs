@@ -71,6 +71,50 @@ impl<T: Float> Var<T> {
         )
     }
 
+    /// a ln b with broadcasting, 0 where a = 0 (unless b is NaN), as
+    /// `torch.xlogy`: the term y ln y of entropies and of the KL divergence.
+    /// ∂a = g ln b where a ≠ 0 (exactly 0 where a = 0), ∂b = g a / b (so NaN
+    /// at a = b = 0, as PyTorch).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let a = Var::constant(Tensor::from_vec(vec![0.0f64, 2.0], &[2]).unwrap());
+    /// let b = Var::constant(Tensor::from_vec(vec![0.0f64, 1.0], &[2]).unwrap());
+    /// assert_eq!(a.xlogy(&b).unwrap().value().data(), &[0.0, 0.0]);
+    /// ```
+    pub fn xlogy(&self, other: &Var<T>) -> Result<Var<T>> {
+        let f = |a: T, b: T| {
+            if b.is_nan() {
+                b
+            } else if a == T::ZERO {
+                T::ZERO
+            } else {
+                a * b.ln()
+            }
+        };
+        binary(
+            self,
+            other,
+            "xlogy",
+            f,
+            |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+                let (a, b) = (&c.inputs[0], &c.inputs[1]);
+                let ga = if c.needs(0) {
+                    let nonzero = mask(a, |v| v != T::ZERO);
+                    Some(keep_where(&c.grad.mul(&b.log())?, &nonzero)?)
+                } else {
+                    None
+                };
+                let gb = if c.needs(1) {
+                    Some(c.grad.mul(a)?.div(b)?)
+                } else {
+                    None
+                };
+                Ok(smallvec![ga, gb])
+            },
+        )
+    }
+
     /// `self - other` with broadcasting. ∂/∂a = g, ∂/∂b = −g.
     pub fn sub(&self, other: &Var<T>) -> Result<Var<T>> {
         binary(

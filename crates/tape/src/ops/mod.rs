@@ -10,6 +10,7 @@ mod linear;
 mod matmul;
 mod pool;
 mod reduce;
+mod robust;
 mod shape_ops;
 mod softmax;
 
