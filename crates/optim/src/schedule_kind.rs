@@ -8,7 +8,8 @@ use crate::compose::warmup_cosine;
 use crate::cyclic::{CyclicLr, CyclicMode};
 use crate::error::{OptimError, Result};
 use crate::lr_decay::{
-    CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr, PolynomialLr,
+    ConstantLr, CosineAnnealingWarmRestarts, ExponentialLr, LambdaLr, MultiStepLr,
+    MultiplicativeLr, PolynomialLr,
 };
 use crate::onecycle::OneCycleLr;
 use crate::plateau::ReduceLrOnPlateau;
@@ -54,6 +55,10 @@ kinds! {
     MultiStep = "multistep", "MultiStepLR: ×0.1 at T/2 and 3T/4";
     /// ExponentialLR: down 100× over the run.
     Exponential = "exponential", "ExponentialLR: γ = 0.01^(1/T), down 100× over the run";
+    /// ConstantLR with PyTorch's factor ⅓ over the first T/20 steps.
+    ConstantFactor = "constant-factor", "ConstantLR: ×1/3 for the first T/20 steps, then the lr";
+    /// MultiplicativeLR: the lr multiplied by the same γ at every step.
+    Multiplicative = "multiplicative", "MultiplicativeLR: ×γ at every step, γ = 0.01^(1/T) (the recurrence)";
     /// LinearLR: from the lr down to 0 at T.
     Linear = "linear", "LinearLR: from the lr down to 0 at T";
     /// PolynomialLR of power 2 to 0 at T.
@@ -95,6 +100,11 @@ impl ScheduleKind {
             }
             ScheduleKind::Exponential => {
                 Box::new(ExponentialLr::new(0.01f64.powf(1.0 / total.max(1) as f64))?)
+            }
+            ScheduleKind::ConstantFactor => Box::new(ConstantLr::new(1.0 / 3.0, part(1, 20))?),
+            ScheduleKind::Multiplicative => {
+                let gamma = 0.01f64.powf(1.0 / total.max(1) as f64);
+                Box::new(MultiplicativeLr::new(move |_| gamma))
             }
             ScheduleKind::Linear => Box::new(LinearLr::new(1.0, 0.0, total.max(1))?),
             ScheduleKind::Polynomial => Box::new(PolynomialLr::new(total.max(1), 2.0)?),

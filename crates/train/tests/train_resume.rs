@@ -125,6 +125,14 @@ fn a_one_cycle_run_resumes_bit_for_bit_and_differs_from_a_constant_lr() {
     std::fs::remove_dir_all(&b).unwrap();
 }
 
+/// MultiplicativeLR continues its recurrence from the restored lr, and
+/// ConstantLR its factor's window.
+#[test]
+fn multiplicative_and_constant_factor_runs_resume_bit_for_bit() {
+    stop_resume_equals_uninterrupted(mlp(ScheduleKind::Multiplicative), "resume-multiplicative");
+    stop_resume_equals_uninterrupted(mlp(ScheduleKind::ConstantFactor), "resume-constant-factor");
+}
+
 /// Schedule-free AdamW evaluates at its average and resumes from its state.
 #[test]
 fn a_schedule_free_run_resumes_bit_for_bit() {
