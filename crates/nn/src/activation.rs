@@ -183,6 +183,55 @@ impl<T: Float> Module<T> for LeakyRelu {
     }
 }
 
+activation_module!(
+    /// The identity, y = x (as `torch.nn.Identity`): a placeholder in a model.
+    ///
+    /// ```
+    /// use tapegrad_nn::{Identity, Module};
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::<f32>::ones(&[2]));
+    /// assert_eq!(Identity.forward(&x).unwrap().value(), x.value());
+    /// ```
+    Identity,
+    |x| x.clone()
+);
+
+/// softmax along `dim` (as `torch.nn.Softmax(dim)`; a negative `dim` counts
+/// from the end).
+///
+/// ```
+/// use tapegrad_nn::{Module, Softmax};
+/// use tapegrad_tape::{Tensor, Var};
+/// let x = Var::constant(Tensor::from_vec(vec![0.0f64, 0.0], &[1, 2]).unwrap());
+/// assert_eq!(Softmax { dim: -1 }.forward(&x).unwrap().value().data(), &[0.5, 0.5]);
+/// assert!(Softmax { dim: 2 }.forward(&x).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Softmax {
+    /// The axis that sums to 1.
+    pub dim: isize,
+}
+
+impl<T: Float> Module<T> for Softmax {
+    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+        Ok(x.softmax(self.dim)?)
+    }
+}
+
+/// log softmax along `dim` (as `torch.nn.LogSoftmax(dim)`), computed stably
+/// in one op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSoftmax {
+    /// The axis normalized.
+    pub dim: isize,
+}
+
+impl<T: Float> Module<T> for LogSoftmax {
+    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+        Ok(x.log_softmax(self.dim)?)
+    }
+}
+
 /// Keeps the batch axis and merges all others: [N, d₁, …, d_k] → [N, d₁ ⋯ d_k]
 /// (as `torch.nn.Flatten()`, start_dim = 1). The input needs at least 2 axes.
 ///

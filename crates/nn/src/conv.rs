@@ -220,3 +220,10 @@ pooling_layer!(
 pub struct AvgPool2d(PoolGeometry);
 
 pooling_layer!(AvgPool2d, avg_pool2d, "Sets the zero padding.");
+
+/// Its name, its parameters' shapes and its children (see `dyn Module`'s `Debug`).
+impl<T: Float> std::fmt::Debug for Conv2d<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self as &dyn Module<T>, f)
+    }
+}

@@ -9,7 +9,8 @@
 //! - Layers: [`Linear`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`],
 //!   [`Dropout`], [`Sequential`]; activations [`Relu`], [`Sigmoid`], [`Tanh`],
 //!   [`Gelu`], [`Silu`], [`Softplus`], [`Elu`], [`LeakyRelu`], [`Mish`],
-//!   [`Hardswish`].
+//!   [`Hardswish`]; [`Identity`], [`Softmax`], [`LogSoftmax`]. Every module is
+//!   `Debug` (its name, parameter shapes and children).
 //! - Losses (the lecture's ξ): [`cross_entropy`] (fused with the log-softmax,
 //!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
 //!   [`mse_loss`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`], [`kl_div`],
@@ -36,6 +37,7 @@
 
 mod activation;
 mod conv;
+mod describe;
 mod dropout;
 mod error;
 mod generator;
@@ -47,7 +49,8 @@ mod sequential;
 mod weights;
 
 pub use activation::{
-    Elu, Flatten, Gelu, Hardswish, LeakyRelu, Mish, Relu, Sigmoid, Silu, Softplus, Tanh,
+    Elu, Flatten, Gelu, Hardswish, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu,
+    Softmax, Softplus, Tanh,
 };
 pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;

@@ -69,6 +69,12 @@ pub trait Module<T: Float>: Send + Sync {
     /// by this module ([`crate::Dropout`]'s `"generator"`), in a fixed order.
     fn visit_own_generators(&self, _visit: &mut dyn FnMut(&str, &Generator)) {}
 
+    /// The module's name in its `Debug` form (`"Linear"`): by default its type's
+    /// name without path and generics.
+    fn layer_name(&self) -> &'static str {
+        crate::describe::short_type_name(std::any::type_name::<Self>())
+    }
+
     /// Switches the mode of this module alone; layers that behave differently in
     /// training (dropout) override it.
     fn set_own_training(&self, _training: bool) {}

@@ -83,3 +83,10 @@ impl<T: Float> Module<T> for Sequential<T> {
         }
     }
 }
+
+/// Its name, its parameters' shapes and its children (see `dyn Module`'s `Debug`).
+impl<T: Float> std::fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self as &dyn Module<T>, f)
+    }
+}

@@ -320,3 +320,39 @@ fn activation_modules_are_their_ops_with_pytorchs_defaults() {
     same(&Mish, x.mish());
     same(&Hardswish, x.hardswish());
 }
+
+/// Identity, Softmax and LogSoftmax are their ops; every layer prints its
+/// name, parameter shapes and children, never the values.
+#[test]
+fn identity_softmax_and_debug_of_every_layer() {
+    use tapegrad_nn::{Conv2d, Identity, LogSoftmax, MaxPool2d, Softmax};
+    let x = randn(&[2, 3], 5);
+    let v = Var::constant(x.clone());
+    assert_eq!(Identity.forward(&v).unwrap().value(), x);
+    assert_eq!(
+        Softmax { dim: 1 }.forward(&v).unwrap().value(),
+        v.softmax(1).unwrap().value()
+    );
+    assert_eq!(
+        LogSoftmax { dim: -1 }.forward(&v).unwrap().value(),
+        v.log_softmax(-1).unwrap().value()
+    );
+    check_both(
+        "Softmax",
+        |v| Softmax { dim: 0 }.forward(&v[0]),
+        std::slice::from_ref(&x),
+    );
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = Sequential::<f64>::new()
+        .push(Conv2d::new(1, 2, 3, &mut rng))
+        .push(MaxPool2d::new(2))
+        .push(Flatten)
+        .push(Dropout::new(0.5, 1).unwrap())
+        .push(Linear::new(8, 3, &mut rng).without_bias())
+        .push(Identity);
+    assert_eq!(
+        format!("{model:?}"),
+        "Sequential { 0: Conv2d { weight: [2, 1, 3, 3], bias: [2] }, 1: MaxPool2d, 2: Flatten, \
+         3: Dropout { generator: Generator }, 4: Linear { weight: [3, 8] }, 5: Identity }"
+    );
+}
