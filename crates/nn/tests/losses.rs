@@ -6,9 +6,9 @@ mod nonfinite;
 
 use common::{assert_rel_close, check_both, randn};
 use tapegrad_nn::{
-    CrossEntropyOptions, KlReduction, NllLossOptions, NnError, Reduction, cross_entropy,
-    cross_entropy_with, huber_loss, kl_div, l1_loss, l2_regularization, mse_loss, nll_loss,
-    smooth_l1_loss,
+    BceWithLogitsOptions, CrossEntropyOptions, KlReduction, NllLossOptions, NnError, Reduction,
+    binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, huber_loss, kl_div,
+    l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
 };
 use tapegrad_tape::{Tensor, Var};
 
@@ -458,6 +458,14 @@ fn loss_dispatch(
         }
         "mse_loss" => mse_loss(&x[0], &x[1], reduction_arg(a)),
         "l1_loss" => l1_loss(&x[0], &x[1], reduction_arg(a)),
+        "bce_with_logits" => {
+            let opts = BceWithLogitsOptions {
+                weight: a.has("weight").then(|| a.tensor("weight")),
+                pos_weight: a.has("pos_weight").then(|| a.tensor("pos_weight")),
+                reduction: reduction_arg(a),
+            };
+            binary_cross_entropy_with_logits(&x[0], &x[1], &opts)
+        }
         "smooth_l1_loss" => smooth_l1_loss(&x[0], &x[1], a.f64("beta"), reduction_arg(a)),
         "huber_loss" => huber_loss(&x[0], &x[1], a.f64("delta"), reduction_arg(a)),
         "kl_div" => {
@@ -579,4 +587,35 @@ fn bad_regression_arguments_are_refused() {
             .to_string();
         assert!(msg.contains("delta"), "{msg}");
     }
+}
+
+/// BCE on logits, first and second order in the logits and the targets,
+/// with and without pos_weight and weights.
+#[test]
+fn bce_with_logits_passes_gradcheck_and_gradgradcheck() {
+    let x = Tensor::from_vec(vec![-2.4, -0.3, 0.25, 1.9, 0.7, -1.2], &[2, 3]).unwrap();
+    let y = Tensor::from_vec(vec![0.1, 0.9, 0.5, 0.3, 1.0, 0.0], &[2, 3]).unwrap();
+    let options = [
+        BceWithLogitsOptions::default(),
+        BceWithLogitsOptions {
+            pos_weight: Some(Tensor::from_vec(vec![0.5, 2.0, 3.0], &[3]).unwrap()),
+            reduction: Reduction::Sum,
+            ..Default::default()
+        },
+        BceWithLogitsOptions {
+            weight: Some(Tensor::from_vec(vec![2.0, 0.5], &[2, 1]).unwrap()),
+            pos_weight: Some(Tensor::from_vec(vec![1.5, 1.5, 1.5], &[3]).unwrap()),
+            reduction: Reduction::None,
+        },
+    ];
+    for opts in options {
+        check_both(
+            "bce_with_logits",
+            |v| binary_cross_entropy_with_logits(&v[0], &v[1], &opts),
+            &[x.clone(), y.clone()],
+        );
+    }
+    let short = Var::constant(Tensor::<f64>::zeros(&[2, 2]));
+    let err = binary_cross_entropy_with_logits(&Var::constant(x), &short, &Default::default());
+    assert!(matches!(err, Err(NnError::Tape(_))));
 }

@@ -14,6 +14,7 @@ type Activation32 = fn(&Var<f32>) -> Var<f32>;
 fn smooth() -> Vec<(&'static str, Activation)> {
     vec![
         ("erf", |x| x.erf()),
+        ("log_sigmoid", |x| x.log_sigmoid()),
         ("gelu", |x| x.gelu(GeluApproximate::None)),
         ("gelu_tanh", |x| x.gelu(GeluApproximate::Tanh)),
         ("silu", |x| x.silu()),

@@ -129,6 +129,23 @@ impl<T: Float> Var<T> {
         })
     }
 
+    /// log σ(x) = min(x, 0) − ln(1 + e^(−|x|)), stable for any x (PyTorch's
+    /// `logsigmoid`). ∂ = g σ(−x), as PyTorch's formula e^(−|x|)/(1 + e^(−|x|))
+    /// (1 minus it for x < 0).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::constant(Tensor::from_vec(vec![-800.0f64, 0.0, 40.0], &[3]).unwrap());
+    /// let y = x.log_sigmoid().value();
+    /// assert_eq!(y.data()[0], -800.0);
+    /// assert_eq!(y.data()[1], -std::f64::consts::LN_2);
+    /// assert!(y.data()[2] < 0.0 && y.data()[2] > -1e-17);
+    /// ```
+    pub fn log_sigmoid(&self) -> Var<T> {
+        let f = |x: T| std_min(x, T::ZERO) - (-x.abs()).exp().ln_1p();
+        activation(self, "log_sigmoid", f, log_sigmoid_grad)
+    }
+
     /// ELU, x for x > 0 and α (eˣ − 1) otherwise (PyTorch's default α = 1;
     /// eˣ − 1 as `expm1`, exact near 0). ∂ = g for x > 0, g α eˣ otherwise
     /// (so NaN at a NaN x, as PyTorch's vectorized kernel; its scalar tail
@@ -271,6 +288,22 @@ fn softplus_grad<T: Float>(x: &Var<T>, beta: T, threshold: T) -> Var<T> {
             &curve,
             &mask(x, move |v| v * beta <= threshold || v.is_nan()),
         )
+    })
+}
+
+fn log_sigmoid_grad<T: Float>(x: &Var<T>) -> Var<T> {
+    let df = |x: T| {
+        let z = (-x.abs()).exp();
+        if x < T::ZERO {
+            T::ONE - z / (T::ONE + z)
+        } else {
+            z / (T::ONE + z)
+        }
+    };
+    // (σ(−x))′ = −σ(x) (1 − σ(x)).
+    derivative(x, "log_sigmoid_grad", df, |x| {
+        let s = x.sigmoid();
+        Ok(s.mul(&s.rsub_scalar(T::ONE))?.neg())
     })
 }
 

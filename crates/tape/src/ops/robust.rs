@@ -1,12 +1,18 @@
-//! The elementwise kernels of the robust regression losses, on the residual
-//! d = ŷ − y, as PyTorch computes them: Smooth L1 (β) and Huber (δ). Each is a
-//! fused forward, a fused derivative op (PyTorch's backward formula) and its
-//! second derivative, like the activations.
+//! The elementwise kernels of losses, as PyTorch computes them: Smooth L1 (β)
+//! and Huber (δ) on the residual d = ŷ − y (each a fused forward, a fused
+//! derivative op with PyTorch's backward formula and its second derivative,
+//! like the activations), and binary cross-entropy on logits (PyTorch's
+//! forward composition with its explicit backward formulas).
+
+use smallvec::smallvec;
 
 use super::activation::{activation, derivative};
 use super::elementwise::mask;
+use super::{Ctx, Grads};
+use crate::error::Result;
 use crate::float::Float;
-use crate::var::Var;
+use crate::tensor::Tensor;
+use crate::var::{Var, no_grad};
 
 impl<T: Float> Var<T> {
     /// Smooth L1 of the residual d (PyTorch's `smooth_l1_loss` elementwise):
@@ -75,4 +81,69 @@ fn clipped_slope<T: Float>(d: &Var<T>, op: &'static str, edge: T, s: T) -> Var<T
         let inside = mask(d, |v| v > -edge && v < edge);
         Ok(Var::constant(inside.map(|m| m * s)))
     })
+}
+
+impl<T: Float> Var<T> {
+    /// The elementwise loss of `binary_cross_entropy_with_logits` on logits x
+    /// and targets y (same shape; `pos_weight` p broadcast against them), in
+    /// PyTorch's order of operations:
+    ///
+    /// ```text
+    /// ℓ = (1 − y) x − w log σ(x),   w = (p − 1) y + 1 (w = 1 without p)
+    /// ∂x = g (σ(x) − y)  or  g ((p y + 1 − y) σ(x) − p y)
+    /// ∂y = −g x          or  g (log σ(−x) − p log σ(x))
+    /// ```
+    ///
+    /// so that large logits neither overflow nor lose the loss.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::parameter(Tensor::from_vec(vec![800.0f64, -800.0, 0.0], &[3]).unwrap());
+    /// let y = Var::constant(Tensor::from_vec(vec![1.0, 1.0, 0.5], &[3]).unwrap());
+    /// let loss = x.bce_with_logits(&y, None).unwrap();
+    /// assert_eq!(loss.value().data(), &[0.0, 800.0, std::f64::consts::LN_2]);
+    /// loss.sum().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().data(), &[0.0, -1.0, 0.0]);
+    /// ```
+    pub fn bce_with_logits(
+        &self,
+        target: &Var<T>,
+        pos_weight: Option<&Tensor<T>>,
+    ) -> Result<Var<T>> {
+        let pos_weight = pos_weight.map(|p| Var::constant(p.clone()));
+        let value = no_grad(|| -> Result<Tensor<T>> {
+            let mut log_sig = self.log_sigmoid();
+            if let Some(p) = &pos_weight {
+                let w = p.add_scalar(-T::ONE).mul(target)?.add_scalar(T::ONE);
+                log_sig = log_sig.mul(&w)?;
+            }
+            Ok(target.rsub_scalar(T::ONE).mul(self)?.sub(&log_sig)?.value())
+        })?;
+        let rule = move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            let (x, y) = (&c.inputs[0], &c.inputs[1]);
+            let gx = if c.needs(0) {
+                let slope = match &pos_weight {
+                    None => x.sigmoid().sub(y)?,
+                    Some(p) => {
+                        let t = p.mul(y)?;
+                        t.add_scalar(T::ONE).sub(y)?.mul(&x.sigmoid())?.sub(&t)?
+                    }
+                };
+                Some(slope.mul(c.grad)?)
+            } else {
+                None
+            };
+            let gy = if c.needs(1) {
+                let slope = match &pos_weight {
+                    None => x.neg(),
+                    Some(p) => x.neg().log_sigmoid().sub(&x.log_sigmoid().mul(p)?)?,
+                };
+                Some(slope.mul(c.grad)?)
+            } else {
+                None
+            };
+            Ok(smallvec![gx, gy])
+        };
+        Var::try_from_op("bce_with_logits", value, &[self, target], rule)
+    }
 }

@@ -9,6 +9,7 @@ fn dispatch(op: &str, x: &[Var<f64>], a: &Args<'_>) -> Option<Result<Var<f64>>> 
     let x = &x[0];
     Some(Ok(match op {
         "erf" => x.erf(),
+        "log_sigmoid" => x.log_sigmoid(),
         "gelu" => match a.opt_str("approximate") {
             Some("tanh") => x.gelu(GeluApproximate::Tanh),
             _ => x.gelu(GeluApproximate::None),

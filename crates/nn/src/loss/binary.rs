@@ -1,0 +1,80 @@
+//! Binary cross-entropy on logits.
+
+use tapegrad_tape::{Float, TapeError, Tensor, Var};
+
+use super::{Reduction, reduce};
+use crate::error::Result;
+
+/// The options of [`binary_cross_entropy_with_logits`]; `Default` is
+/// PyTorch's (no weights, mean).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BceWithLogitsOptions<T: Float> {
+    /// A weight per element, broadcast against the input.
+    pub weight: Option<Tensor<T>>,
+    /// The weight p of the positive term, broadcast against the input (one per
+    /// class as the last axis, as PyTorch's `pos_weight`).
+    pub pos_weight: Option<Tensor<T>>,
+    /// How the elements are combined.
+    pub reduction: Reduction,
+}
+
+/// Binary cross-entropy of targets y ∈ [0, 1] and the sigmoid of logits x, as
+/// `torch.nn.functional.binary_cross_entropy_with_logits`:
+///
+/// ```text
+/// ℓ_i = w_i [ −p y_i log σ(x_i) − (1 − y_i) log(1 − σ(x_i)) ]
+///     = w_i [ (1 − y_i) x_i − (1 + (p − 1) y_i) log σ(x_i) ]
+/// ```
+///
+/// computed with the stable log σ, so logits of any size give the right loss
+/// (σ is never formed and then logged), and the gradient w (σ(x) − y) as
+/// PyTorch's (with p: w ((p y + 1 − y) σ(x) − p y)). The target must have the
+/// input's shape.
+///
+/// ```
+/// use tapegrad_nn::{binary_cross_entropy_with_logits, BceWithLogitsOptions};
+/// use tapegrad_tape::{Tensor, Var};
+/// let x = Var::parameter(Tensor::from_vec(vec![100.0f64, -100.0], &[2]).unwrap());
+/// let y = Var::constant(Tensor::from_vec(vec![0.0, 0.0], &[2]).unwrap());
+/// let loss = binary_cross_entropy_with_logits(&x, &y, &BceWithLogitsOptions::default()).unwrap();
+/// assert!((loss.item().unwrap() - 50.0).abs() < 1e-12); // (100 + 0) / 2
+/// ```
+pub fn binary_cross_entropy_with_logits<T: Float>(
+    input: &Var<T>,
+    target: &Var<T>,
+    options: &BceWithLogitsOptions<T>,
+) -> Result<Var<T>> {
+    if input.shape() != target.shape() {
+        return Err(TapeError::ShapeMismatch {
+            op: "binary_cross_entropy_with_logits",
+            lhs: input.shape().into(),
+            rhs: target.shape().into(),
+        }
+        .into());
+    }
+    let mut loss = input.bce_with_logits(target, options.pos_weight.as_ref())?;
+    if loss.shape() != input.shape() {
+        return Err(TapeError::ShapeMismatch {
+            op: "binary_cross_entropy_with_logits (pos_weight)",
+            lhs: input.shape().into(),
+            rhs: loss.shape().into(),
+        }
+        .into());
+    }
+    if let Some(w) = &options.weight {
+        loss = loss.mul(&Var::constant(w.clone()))?;
+        if loss.shape() != input.shape() {
+            return Err(TapeError::ShapeMismatch {
+                op: "binary_cross_entropy_with_logits (weight)",
+                lhs: input.shape().into(),
+                rhs: w.shape().into(),
+            }
+            .into());
+        }
+    }
+    Ok(reduce(
+        loss,
+        options.reduction,
+        T::from_usize(input.numel()),
+    ))
+}
