@@ -13,7 +13,7 @@
 //!   `Debug` (its name, parameter shapes and children).
 //! - Losses (the lecture's ξ): [`cross_entropy`] (fused with the log-softmax,
 //!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
-//!   [`mse_loss`], [`binary_cross_entropy_with_logits`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`], [`kl_div`],
+//!   [`mse_loss`], [`binary_cross_entropy`], [`binary_cross_entropy_with_logits`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`], [`kl_div`],
 //!   and the regularization term [`l2_regularization`].
 //! - [`init`]: PyTorch's default, Xavier and Kaiming initializations.
 //! - [`save_safetensors`] / [`load_safetensors`]; [`Generator`], the random
@@ -59,8 +59,8 @@ pub use generator::{ChaCha12Rng, Generator, GeneratorState, ParseGeneratorStateE
 pub use linear::Linear;
 pub use loss::{
     BceWithLogitsOptions, CrossEntropyOptions, KlReduction, NllLossOptions, Reduction,
-    binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, huber_loss, kl_div,
-    l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with,
+    huber_loss, kl_div, l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
 };
 pub use module::{IntoPair, Module};
 pub use sequential::Sequential;

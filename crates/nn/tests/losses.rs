@@ -7,8 +7,8 @@ mod nonfinite;
 use common::{assert_rel_close, check_both, randn};
 use tapegrad_nn::{
     BceWithLogitsOptions, CrossEntropyOptions, KlReduction, NllLossOptions, NnError, Reduction,
-    binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, huber_loss, kl_div,
-    l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with,
+    huber_loss, kl_div, l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
 };
 use tapegrad_tape::{Tensor, Var};
 
@@ -458,6 +458,10 @@ fn loss_dispatch(
         }
         "mse_loss" => mse_loss(&x[0], &x[1], reduction_arg(a)),
         "l1_loss" => l1_loss(&x[0], &x[1], reduction_arg(a)),
+        "bce" => {
+            let weight = a.has("weight").then(|| a.tensor("weight"));
+            binary_cross_entropy(&x[0], &x[1], weight.as_ref(), reduction_arg(a))
+        }
         "bce_with_logits" => {
             let opts = BceWithLogitsOptions {
                 weight: a.has("weight").then(|| a.tensor("weight")),
@@ -618,4 +622,36 @@ fn bce_with_logits_passes_gradcheck_and_gradgradcheck() {
     let short = Var::constant(Tensor::<f64>::zeros(&[2, 2]));
     let err = binary_cross_entropy_with_logits(&Var::constant(x), &short, &Default::default());
     assert!(matches!(err, Err(NnError::Tape(_))));
+}
+
+/// BCE on probabilities: first and second order away from 0 and 1, and
+/// PyTorch's refusals of values outside [0, 1].
+#[test]
+fn bce_passes_gradcheck_and_refuses_values_outside_the_unit_interval() {
+    let p = Tensor::from_vec(vec![0.05, 0.2, 0.45, 0.7, 0.95, 0.6], &[2, 3]).unwrap();
+    let y = Tensor::from_vec(vec![0.05, 0.9, 0.3, 0.8, 0.5, 0.1], &[2, 3]).unwrap();
+    let w = Tensor::from_vec(vec![2.0, 0.5, 1.0], &[3]).unwrap();
+    for (weight, reduction) in [(None, Reduction::Mean), (Some(&w), Reduction::Sum)] {
+        check_both(
+            "binary_cross_entropy",
+            |v| binary_cross_entropy(&v[0], &v[1], weight, reduction),
+            &[p.clone(), y.clone()],
+        );
+    }
+    let ok = Var::constant(p);
+    for (bad, name) in [(1.5, "input"), (f64::NAN, "input"), (-0.1, "target")] {
+        let t = Var::constant(Tensor::full(&[2, 3], bad));
+        let (a, b) = if name == "input" {
+            (&t, &ok)
+        } else {
+            (&ok, &t)
+        };
+        let msg = binary_cross_entropy(a, b, None, Reduction::Mean)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(&format!("all elements of {name} should be between 0 and 1")),
+            "{msg}"
+        );
+    }
 }

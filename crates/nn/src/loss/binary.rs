@@ -1,9 +1,9 @@
-//! Binary cross-entropy on logits.
+//! Binary cross-entropy, on probabilities and on logits.
 
 use tapegrad_tape::{Float, TapeError, Tensor, Var};
 
 use super::{Reduction, reduce};
-use crate::error::Result;
+use crate::error::{NnError, Result};
 
 /// The options of [`binary_cross_entropy_with_logits`]; `Default` is
 /// PyTorch's (no weights, mean).
@@ -77,4 +77,72 @@ pub fn binary_cross_entropy_with_logits<T: Float>(
         options.reduction,
         T::from_usize(input.numel()),
     ))
+}
+
+/// Binary cross-entropy of targets y and probabilities p, as
+/// `torch.nn.functional.binary_cross_entropy`:
+///
+/// ```text
+/// ℓ_i = −w_i [ y_i max(ln p_i, −100) + (1 − y_i) max(ln(1 − p_i), −100) ]
+/// ```
+///
+/// with PyTorch's gradient w (p − y) / max(p (1 − p), 1e-12). Every p and y
+/// must lie in [0, 1] (NaN included in the refusal), as PyTorch checks;
+/// `weight` is broadcast against the input. Prefer
+/// [`binary_cross_entropy_with_logits`] on logits: it needs no clamp.
+///
+/// ```
+/// use tapegrad_nn::{binary_cross_entropy, Reduction};
+/// use tapegrad_tape::{Tensor, Var};
+/// let p = Var::constant(Tensor::from_vec(vec![0.5f64, 1.0], &[2]).unwrap());
+/// let y = Var::constant(Tensor::from_vec(vec![1.0, 0.0], &[2]).unwrap());
+/// let loss = binary_cross_entropy(&p, &y, None, Reduction::None).unwrap();
+/// assert_eq!(loss.value().data(), &[std::f64::consts::LN_2, 100.0]);
+/// let bad = Var::constant(Tensor::from_vec(vec![1.5f64, 0.0], &[2]).unwrap());
+/// assert!(binary_cross_entropy(&bad, &y, None, Reduction::Mean).is_err());
+/// ```
+pub fn binary_cross_entropy<T: Float>(
+    input: &Var<T>,
+    target: &Var<T>,
+    weight: Option<&Tensor<T>>,
+    reduction: Reduction,
+) -> Result<Var<T>> {
+    const OP: &str = "binary_cross_entropy";
+    if input.shape() != target.shape() {
+        return Err(TapeError::ShapeMismatch {
+            op: OP,
+            lhs: input.shape().into(),
+            rhs: target.shape().into(),
+        }
+        .into());
+    }
+    for (name, v) in [("input", input), ("target", target)] {
+        let outside = v.with_value(|t| {
+            t.data()
+                .iter()
+                .copied()
+                .find(|&x| !(x >= T::ZERO && x <= T::ONE))
+        });
+        if let Some(x) = outside {
+            return Err(NnError::InvalidArgument {
+                op: OP,
+                name,
+                value: x.to_string(),
+                reason: format!("all elements of {name} should be between 0 and 1"),
+            });
+        }
+    }
+    let mut loss = input.bce(target)?;
+    if let Some(w) = weight {
+        loss = loss.mul(&Var::constant(w.clone()))?;
+        if loss.shape() != input.shape() {
+            return Err(TapeError::ShapeMismatch {
+                op: "binary_cross_entropy (weight)",
+                lhs: input.shape().into(),
+                rhs: w.shape().into(),
+            }
+            .into());
+        }
+    }
+    Ok(reduce(loss, reduction, T::from_usize(input.numel())))
 }

@@ -6,7 +6,7 @@ mod nll;
 mod regression;
 mod robust;
 
-pub use binary::{BceWithLogitsOptions, binary_cross_entropy_with_logits};
+pub use binary::{BceWithLogitsOptions, binary_cross_entropy, binary_cross_entropy_with_logits};
 pub use cross_entropy::{CrossEntropyOptions, cross_entropy, cross_entropy_with};
 pub use nll::{NllLossOptions, nll_loss};
 pub use regression::{l2_regularization, mse_loss};

@@ -62,7 +62,7 @@ fn logistic<T: Float>(x: T) -> T {
 
 /// PyTorch's `std::max(a, b)` / `std::min(a, b)`: `a` unless the comparison
 /// holds, so a NaN `a` passes through.
-fn std_max<T: Float>(a: T, b: T) -> T {
+pub(super) fn std_max<T: Float>(a: T, b: T) -> T {
     if a < b { b } else { a }
 }
 fn std_min<T: Float>(a: T, b: T) -> T {

@@ -6,7 +6,7 @@
 
 use smallvec::smallvec;
 
-use super::activation::{activation, derivative};
+use super::activation::{activation, derivative, std_max};
 use super::elementwise::mask;
 use super::{Ctx, Grads};
 use crate::error::Result;
@@ -145,5 +145,54 @@ impl<T: Float> Var<T> {
             Ok(smallvec![gx, gy])
         };
         Var::try_from_op("bce_with_logits", value, &[self, target], rule)
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// The elementwise loss of `binary_cross_entropy` on probabilities p and
+    /// targets y, as PyTorch's kernel (each log clamped at −100, so p = 0 or 1
+    /// gives a finite loss):
+    ///
+    /// ```text
+    /// ℓ = (y − 1) max(ln(1 − p), −100) − y max(ln p, −100)
+    /// ∂p = g (p − y) / max(p (1 − p), ε),  ε = 1e-12 (as f32, PyTorch's EPSILON)
+    /// ∂y = g (ln(1 − p) − ln p)
+    /// ```
+    ///
+    /// The ranges are not checked here (nn's `binary_cross_entropy` refuses
+    /// values outside [0, 1], as PyTorch).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let p = Var::constant(Tensor::from_vec(vec![0.0f64, 0.5], &[2]).unwrap());
+    /// let y = Var::constant(Tensor::from_vec(vec![1.0, 1.0], &[2]).unwrap());
+    /// assert_eq!(p.bce(&y).unwrap().value().data(), &[100.0, std::f64::consts::LN_2]);
+    /// ```
+    pub fn bce(&self, target: &Var<T>) -> Result<Var<T>> {
+        let floor = T::from_f64(-100.0);
+        let f = move |p: T, y: T| {
+            let log_q = std_max((-p).ln_1p(), floor);
+            let log_p = std_max(p.ln(), floor);
+            (y - T::ONE) * log_q - y * log_p
+        };
+        let value = self.with_value(|p| target.with_value(|y| p.zip_with(y, "bce", f)))?;
+        let rule = |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            let (p, y) = (&c.inputs[0], &c.inputs[1]);
+            let gp = if c.needs(0) {
+                let eps = Var::scalar(T::from_f64(f64::from(1e-12f32)));
+                let spread = p.mul(&p.rsub_scalar(T::ONE))?.maximum(&eps)?;
+                Some(c.grad.mul(&p.sub(y)?)?.div(&spread)?)
+            } else {
+                None
+            };
+            let gy = if c.needs(1) {
+                let log_odds = p.rsub_scalar(T::ONE).log().sub(&p.log())?;
+                Some(c.grad.mul(&log_odds)?)
+            } else {
+                None
+            };
+            Ok(smallvec![gp, gy])
+        };
+        Var::try_from_op("bce", value, &[self, target], rule)
     }
 }
