@@ -2,7 +2,7 @@
 
 use tapegrad_tape::{Float, TapeError, Tensor, Var};
 
-use super::{Reduction, reduce};
+use super::{Reduction, reduce, same_shape};
 use crate::error::{NnError, Result};
 
 /// The options of [`binary_cross_entropy_with_logits`]; `Default` is
@@ -44,39 +44,42 @@ pub fn binary_cross_entropy_with_logits<T: Float>(
     target: &Var<T>,
     options: &BceWithLogitsOptions<T>,
 ) -> Result<Var<T>> {
-    if input.shape() != target.shape() {
-        return Err(TapeError::ShapeMismatch {
-            op: "binary_cross_entropy_with_logits",
-            lhs: input.shape().into(),
-            rhs: target.shape().into(),
-        }
-        .into());
-    }
-    let mut loss = input.bce_with_logits(target, options.pos_weight.as_ref())?;
-    if loss.shape() != input.shape() {
-        return Err(TapeError::ShapeMismatch {
-            op: "binary_cross_entropy_with_logits (pos_weight)",
-            lhs: input.shape().into(),
-            rhs: loss.shape().into(),
-        }
-        .into());
-    }
-    if let Some(w) = &options.weight {
-        loss = loss.mul(&Var::constant(w.clone()))?;
-        if loss.shape() != input.shape() {
-            return Err(TapeError::ShapeMismatch {
-                op: "binary_cross_entropy_with_logits (weight)",
-                lhs: input.shape().into(),
-                rhs: w.shape().into(),
-            }
-            .into());
-        }
-    }
+    const OP: &str = "binary_cross_entropy_with_logits";
+    same_shape(OP, input.shape(), target.shape())?;
+    let loss = input.bce_with_logits(target, options.pos_weight.as_ref())?;
+    same_shape(
+        "binary_cross_entropy_with_logits (pos_weight)",
+        input.shape(),
+        loss.shape(),
+    )?;
+    let loss = weighted(OP, loss, options.weight.as_ref(), input.shape())?;
     Ok(reduce(
         loss,
         options.reduction,
         T::from_usize(input.numel()),
     ))
+}
+
+/// `loss ⊙ weight`, refused when the weight does not broadcast to `shape`.
+fn weighted<T: Float>(
+    op: &'static str,
+    loss: Var<T>,
+    weight: Option<&Tensor<T>>,
+    shape: &[usize],
+) -> Result<Var<T>> {
+    let Some(w) = weight else {
+        return Ok(loss);
+    };
+    let out = loss.mul(&Var::constant(w.clone()))?;
+    if out.shape() != shape {
+        return Err(TapeError::ShapeMismatch {
+            op,
+            lhs: shape.into(),
+            rhs: w.shape().into(),
+        }
+        .into());
+    }
+    Ok(out)
 }
 
 /// Binary cross-entropy of targets y and probabilities p, as
@@ -108,14 +111,7 @@ pub fn binary_cross_entropy<T: Float>(
     reduction: Reduction,
 ) -> Result<Var<T>> {
     const OP: &str = "binary_cross_entropy";
-    if input.shape() != target.shape() {
-        return Err(TapeError::ShapeMismatch {
-            op: OP,
-            lhs: input.shape().into(),
-            rhs: target.shape().into(),
-        }
-        .into());
-    }
+    same_shape(OP, input.shape(), target.shape())?;
     for (name, v) in [("input", input), ("target", target)] {
         let outside = v.with_value(|t| {
             t.data()
@@ -132,17 +128,6 @@ pub fn binary_cross_entropy<T: Float>(
             });
         }
     }
-    let mut loss = input.bce(target)?;
-    if let Some(w) = weight {
-        loss = loss.mul(&Var::constant(w.clone()))?;
-        if loss.shape() != input.shape() {
-            return Err(TapeError::ShapeMismatch {
-                op: "binary_cross_entropy (weight)",
-                lhs: input.shape().into(),
-                rhs: w.shape().into(),
-            }
-            .into());
-        }
-    }
+    let loss = weighted(OP, input.bce(target)?, weight, input.shape())?;
     Ok(reduce(loss, reduction, T::from_usize(input.numel())))
 }

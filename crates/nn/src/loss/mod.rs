@@ -130,3 +130,17 @@ fn reduce<T: Float>(per_sample: Var<T>, reduction: Reduction, divisor: T) -> Var
         Reduction::Mean => per_sample.sum().div_scalar(divisor),
     }
 }
+
+/// Refuses shapes that differ, naming `op` (PyTorch would broadcast them,
+/// with a warning).
+fn same_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
+    if a == b {
+        return Ok(());
+    }
+    Err(TapeError::ShapeMismatch {
+        op,
+        lhs: a.into(),
+        rhs: b.into(),
+    }
+    .into())
+}

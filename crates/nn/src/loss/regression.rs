@@ -1,8 +1,8 @@
 //! Mean squared error and the L2 regularization term.
 
-use tapegrad_tape::{Float, TapeError, Var};
+use tapegrad_tape::{Float, Var};
 
-use super::{Reduction, reduce};
+use super::{Reduction, reduce, same_shape};
 use crate::error::{NnError, Result};
 
 /// Squared error between a prediction and a target of the same shape, as
@@ -26,14 +26,7 @@ use crate::error::{NnError, Result};
 /// assert_eq!(pred.grad().unwrap().data(), &[1.0, -2.0]); // 2 (ŷ − y) / n
 /// ```
 pub fn mse_loss<T: Float>(pred: &Var<T>, target: &Var<T>, reduction: Reduction) -> Result<Var<T>> {
-    if pred.shape() != target.shape() {
-        return Err(TapeError::ShapeMismatch {
-            op: "mse_loss",
-            lhs: pred.shape().into(),
-            rhs: target.shape().into(),
-        }
-        .into());
-    }
+    same_shape("mse_loss", pred.shape(), target.shape())?;
     let diff = pred.sub(target)?;
     let squared = diff.mul(&diff)?;
     Ok(reduce(squared, reduction, T::from_usize(pred.numel())))

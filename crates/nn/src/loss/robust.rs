@@ -1,23 +1,10 @@
 //! The robust regression losses (L1, Smooth L1, Huber) and the Kullback–Leibler
 //! divergence, as PyTorch's.
 
-use tapegrad_tape::{Float, TapeError, Var};
+use tapegrad_tape::{Float, Var};
 
-use super::{Reduction, reduce};
+use super::{Reduction, reduce, same_shape};
 use crate::error::{NnError, Result};
-
-/// Refuses shapes that differ (PyTorch would broadcast them, with a warning).
-fn same_shape<T: Float>(op: &'static str, a: &Var<T>, b: &Var<T>) -> Result<()> {
-    if a.shape() == b.shape() {
-        return Ok(());
-    }
-    Err(TapeError::ShapeMismatch {
-        op,
-        lhs: a.shape().into(),
-        rhs: b.shape().into(),
-    }
-    .into())
-}
 
 fn refuse(op: &'static str, name: &'static str, value: f64, reason: &str) -> NnError {
     NnError::InvalidArgument {
@@ -44,7 +31,7 @@ fn refuse(op: &'static str, name: &'static str, value: f64, reason: &str) -> NnE
 /// assert_eq!(l1_loss(&pred, &target, Reduction::Mean).unwrap().item().unwrap(), 1.5);
 /// ```
 pub fn l1_loss<T: Float>(pred: &Var<T>, target: &Var<T>, reduction: Reduction) -> Result<Var<T>> {
-    same_shape("l1_loss", pred, target)?;
+    same_shape("l1_loss", pred.shape(), target.shape())?;
     let per_element = pred.sub(target)?.abs();
     Ok(reduce(per_element, reduction, T::from_usize(pred.numel())))
 }
@@ -74,7 +61,7 @@ pub fn smooth_l1_loss<T: Float>(
     if beta.is_nan() || beta < 0.0 {
         return Err(refuse(OP, "beta", beta, "must be >= 0, as PyTorch's"));
     }
-    same_shape(OP, pred, target)?;
+    same_shape(OP, pred.shape(), target.shape())?;
     if beta == 0.0 {
         return l1_loss(pred, target, reduction);
     }
@@ -108,7 +95,7 @@ pub fn huber_loss<T: Float>(
     if delta.is_nan() || delta <= 0.0 {
         return Err(refuse(OP, "delta", delta, "must be > 0, as PyTorch's"));
     }
-    same_shape(OP, pred, target)?;
+    same_shape(OP, pred.shape(), target.shape())?;
     let per_element = pred.sub(target)?.huber(T::from_f64(delta));
     Ok(reduce(per_element, reduction, T::from_usize(pred.numel())))
 }
@@ -152,7 +139,7 @@ pub fn kl_div<T: Float>(
     reduction: KlReduction,
     log_target: bool,
 ) -> Result<Var<T>> {
-    same_shape("kl_div", input, target)?;
+    same_shape("kl_div", input.shape(), target.shape())?;
     let per_element = if log_target {
         target.exp().mul(&target.sub(input)?)?
     } else {
