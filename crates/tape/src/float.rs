@@ -46,6 +46,8 @@ pub trait Float:
     const INFINITY: Self;
     /// Negative infinity.
     const NEG_INFINITY: Self;
+    /// The machine epsilon (PyTorch's `torch.finfo(dtype).eps`).
+    const EPSILON: Self;
     /// Converts from `f64`, rounding to nearest for `f32`.
     fn from_f64(x: f64) -> Self;
     /// Converts to `f64` exactly.
@@ -146,6 +148,7 @@ macro_rules! impl_float {
             const ONE: Self = 1.0;
             const INFINITY: Self = $t::INFINITY;
             const NEG_INFINITY: Self = $t::NEG_INFINITY;
+            const EPSILON: Self = $t::EPSILON;
             #[inline(always)]
             fn from_f64(x: f64) -> Self {
                 x as $t

@@ -1,7 +1,7 @@
 //! `Var<T>`: a node of the define-by-run graph.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use smallvec::SmallVec;
@@ -73,7 +73,7 @@ pub(crate) enum Kind {
 pub(crate) struct Node<T: Float> {
     pub(crate) id: u64,
     pub(crate) kind: Kind,
-    pub(crate) requires_grad: bool,
+    pub(crate) requires_grad: AtomicBool,
     pub(crate) shape: Shape,
     pub(crate) value: RwLock<Tensor<T>>,
     pub(crate) version: AtomicU64,
@@ -158,7 +158,7 @@ impl<T: Float> Var<T> {
         Var(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             kind,
-            requires_grad,
+            requires_grad: AtomicBool::new(requires_grad),
             shape: Shape::from_slice(value.shape()),
             value: RwLock::new(value),
             version: AtomicU64::new(0),
@@ -293,7 +293,44 @@ impl<T: Float> Var<T> {
 
     /// Whether gradients flow to or through this var.
     pub fn requires_grad(&self) -> bool {
-        self.0.requires_grad
+        self.0.requires_grad.load(Ordering::Acquire)
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) a parameter, as PyTorch's
+    /// `requires_grad_`: a frozen parameter is a leaf that ops treat as a
+    /// constant, so `backward` computes nothing for it, its gradient stays
+    /// `None` after [`Var::zero_grad`], and optimizers, which skip parameters
+    /// without a gradient, leave it unchanged. Graphs recorded before the
+    /// change keep the inputs they recorded, but a later backward pass through
+    /// them computes no gradient for a frozen parameter.
+    ///
+    /// Only parameters can be switched: a constant or an op's result gives
+    /// [`TapeError::InvalidArgument`](crate::TapeError::InvalidArgument) (use
+    /// [`Var::parameter`] or [`Var::detach`]).
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let w = Var::parameter(Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap());
+    /// let b = Var::parameter(Tensor::from_vec(vec![3.0f64], &[1]).unwrap());
+    /// b.set_requires_grad(false).unwrap();
+    /// w.mul(&w).unwrap().add(&b).unwrap().sum().backward().unwrap();
+    /// assert_eq!(w.grad().unwrap().data(), &[2.0, 4.0]);
+    /// assert!(b.grad().is_none());
+    /// assert!(b.is_parameter() && !b.requires_grad());
+    /// ```
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
+        if self.0.kind != Kind::Parameter {
+            return Err(crate::TapeError::InvalidArgument {
+                op: "set_requires_grad",
+                name: "var",
+                value: format!("{} {}", self.op_name(), self.name()),
+                reason: "only a parameter (a leaf made by Var::parameter) can be frozen \
+                         or unfrozen"
+                    .into(),
+            });
+        }
+        self.0.requires_grad.store(requires_grad, Ordering::Release);
+        Ok(())
     }
 
     /// Whether this var is a parameter (a leaf holding a gradient).

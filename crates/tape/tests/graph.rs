@@ -344,3 +344,34 @@ fn a_gradient_delivered_twice_to_one_var_is_summed_correctly() {
     loss.backward().unwrap();
     assert_eq!(x.grad().unwrap().data(), &[3.0, 6.0, 9.0]);
 }
+
+#[test]
+fn a_frozen_parameter_gets_no_gradient_and_can_be_unfrozen() {
+    let w = Var::parameter(Tensor::from_vec(vec![2.0f64, 3.0], &[2]).unwrap());
+    let b = Var::parameter(Tensor::from_vec(vec![1.0f64, 1.0], &[2]).unwrap());
+    b.set_requires_grad(false).unwrap();
+    let loss = w.mul(&b).unwrap().sum();
+    loss.backward().unwrap();
+    assert_eq!(w.grad().unwrap().data(), &[1.0, 1.0]);
+    assert!(b.grad().is_none());
+    // Frozen after recording: the next backward pass through that graph skips it.
+    b.set_requires_grad(true).unwrap();
+    let loss = w.mul(&b).unwrap().sum();
+    w.set_requires_grad(false).unwrap();
+    w.zero_grad();
+    loss.backward().unwrap();
+    assert!(w.grad().is_none());
+    assert_eq!(b.grad().unwrap().data(), &[2.0, 3.0]);
+    // Everything frozen: the result is a constant.
+    b.set_requires_grad(false).unwrap();
+    assert!(!w.mul(&b).unwrap().requires_grad());
+}
+
+#[test]
+fn only_parameters_can_be_frozen() {
+    let c = Var::constant(Tensor::<f64>::ones(&[2]));
+    let err = c.set_requires_grad(true).unwrap_err();
+    assert!(err.to_string().contains("only a parameter"), "{err}");
+    let p = Var::parameter(Tensor::<f64>::ones(&[2]));
+    assert!(p.exp().set_requires_grad(false).is_err());
+}

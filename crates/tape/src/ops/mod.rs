@@ -6,8 +6,11 @@ mod activation;
 mod broadcast;
 mod conv;
 mod elementwise;
+mod embedding;
 mod linear;
 mod matmul;
+mod norm;
+mod normalize;
 mod pool;
 mod reduce;
 mod robust;
@@ -15,6 +18,7 @@ mod shape_ops;
 mod softmax;
 
 pub use activation::GeluApproximate;
+pub use norm::RunningStats;
 use smallvec::SmallVec;
 
 use crate::error::Result;
