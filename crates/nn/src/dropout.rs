@@ -128,3 +128,91 @@ impl<T: Float> Module<T> for Dropout {
         visit("generator", &self.generator);
     }
 }
+
+/// Channel dropout, as `torch.nn.Dropout2d`: in training, zeroes each whole
+/// channel of `[N, C, H, W]` (or `[N, C, L]`) with probability p and scales
+/// the others by 1/(1 − p); in evaluation, the identity:
+///
+/// ```text
+/// y[n, c, …] = x[n, c, …] · m[n, c] / (1 − p),   m[n, c] ~ Bernoulli(1 − p)
+/// ```
+///
+/// The masks come from the layer's own [`Generator`], as [`Dropout`]'s.
+///
+/// ```
+/// use tapegrad_nn::{Dropout2d, Module};
+/// use tapegrad_tape::{Tensor, Var};
+/// let drop = Dropout2d::new(0.5, 7).unwrap();
+/// let y = drop.forward(&Var::constant(Tensor::<f64>::ones(&[4, 8, 3, 3]))).unwrap().value();
+/// for plane in y.data().chunks(9) {
+///     assert!(plane.iter().all(|&v| v == plane[0])); // a channel is kept or dropped whole
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Dropout2d(Dropout);
+
+impl Dropout2d {
+    /// A channel-dropout layer with drop probability `p` ∈ [0, 1], in training
+    /// mode, drawing its masks from a generator seeded with `seed`.
+    pub fn new(p: f64, seed: u64) -> Result<Self> {
+        Dropout::new(p, seed)
+            .map_err(|e| match e {
+                NnError::InvalidArgument {
+                    name,
+                    value,
+                    reason,
+                    ..
+                } => NnError::InvalidArgument {
+                    op: "Dropout2d",
+                    name,
+                    value,
+                    reason,
+                },
+                other => other,
+            })
+            .map(Self)
+    }
+
+    /// The drop probability.
+    pub fn p(&self) -> f64 {
+        self.0.p
+    }
+
+    /// Starts the masks over from `seed`.
+    pub fn reseed(&self, seed: u64) {
+        self.0.reseed(seed);
+    }
+
+    /// Whether the layer is in training mode.
+    pub fn is_training(&self) -> bool {
+        self.0.is_training()
+    }
+}
+
+impl<T: Float> Module<T> for Dropout2d {
+    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+        let shape = x.shape();
+        if !(3..=4).contains(&shape.len()) {
+            return Err(NnError::InvalidArgument {
+                op: "Dropout2d",
+                name: "input",
+                value: format!("shape {shape:?}"),
+                reason: "must be [N, C, H, W] or [N, C, L]".into(),
+            });
+        }
+        if !self.is_training() || self.0.p == 0.0 {
+            return Ok(x.clone());
+        }
+        let mut mask_shape = vec![1; shape.len()];
+        mask_shape[..2].copy_from_slice(&shape[..2]);
+        Ok(x.mul(&Var::constant(self.0.mask(&mask_shape)))?)
+    }
+
+    fn set_own_training(&self, training: bool) {
+        self.0.training.store(training, Ordering::Relaxed);
+    }
+
+    fn visit_own_generators(&self, visit: &mut dyn FnMut(&str, &Generator)) {
+        visit("generator", &self.0.generator);
+    }
+}

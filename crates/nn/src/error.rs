@@ -81,7 +81,7 @@ pub enum NnError {
     },
     /// A valid weights file whose tensors do not match the module's parameters.
     /// Every problem is listed, and no parameter was changed.
-    #[error("{}: the file does not match the module's parameters:{}", path.display(), ListProblems(problems))]
+    #[error("{}: the file does not match the module's parameters and buffers:{}", path.display(), ListProblems(problems))]
     StateMismatch {
         /// The file read.
         path: PathBuf,
@@ -119,7 +119,7 @@ pub enum NnError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoadProblem {
-    /// A parameter of the module that the file lacks.
+    /// A parameter or buffer of the module that the file lacks.
     Missing {
         /// The parameter's dotted name.
         name: String,

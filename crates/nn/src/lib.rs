@@ -5,9 +5,12 @@
 //! compared with it and exchanged in the safetensors format.
 //!
 //! - [`Module`]: `forward`, `named_parameters` (`"0.weight"`, `"fc1.bias"`),
-//!   `train`/`eval`.
+//!   `named_buffers` (non-trainable state, [`Buffer`]), `set_requires_grad`
+//!   (freezing), `train`/`eval`; containers [`Sequential`], [`ModuleList`],
+//!   [`ModuleDict`]; [`summary`] (layers, output shapes, parameter counts).
 //! - Layers: [`Linear`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`],
-//!   [`Dropout`], [`Sequential`]; activations [`Relu`], [`Sigmoid`], [`Tanh`],
+//!   [`Dropout`], [`Dropout2d`], [`Embedding`]; normalization [`LayerNorm`],
+//!   [`RmsNorm`], [`GroupNorm`], [`BatchNorm1d`], [`BatchNorm2d`]; activations [`Relu`], [`Sigmoid`], [`Tanh`],
 //!   [`Gelu`], [`Silu`], [`Softplus`], [`Elu`], [`LeakyRelu`], [`Mish`],
 //!   [`Hardswish`]; [`Identity`], [`Softmax`], [`LogSoftmax`]. Every module is
 //!   `Debug` (its name, parameter shapes and children).
@@ -36,24 +39,34 @@
 //! ```
 
 mod activation;
+mod batch_norm;
+mod buffer;
+mod container;
 mod conv;
 mod describe;
 mod dropout;
+mod embedding;
 mod error;
 mod generator;
 pub mod init;
 mod linear;
 mod loss;
 mod module;
+mod norm;
 mod sequential;
+mod summary;
 mod weights;
 
 pub use activation::{
     Elu, Flatten, Gelu, Hardswish, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu,
     Softmax, Softplus, Tanh,
 };
+pub use batch_norm::{BatchNorm1d, BatchNorm2d};
+pub use buffer::{Buffer, BufferValue};
+pub use container::{ModuleDict, ModuleList};
 pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
-pub use dropout::Dropout;
+pub use dropout::{Dropout, Dropout2d};
+pub use embedding::Embedding;
 pub use error::{LoadProblem, NnError, Result};
 pub use generator::{ChaCha12Rng, Generator, GeneratorState, ParseGeneratorStateError};
 pub use linear::Linear;
@@ -63,5 +76,7 @@ pub use loss::{
     huber_loss, kl_div, l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
 };
 pub use module::{IntoPair, Module};
+pub use norm::{GroupNorm, LayerNorm, RmsNorm};
 pub use sequential::Sequential;
+pub use summary::{Summary, SummaryRow, summary};
 pub use weights::{load_safetensors, save_safetensors};

@@ -3,6 +3,7 @@
 
 use tapegrad_tape::{Float, Var};
 
+use crate::buffer::Buffer;
 use crate::error::{NnError, Result};
 use crate::generator::{Generator, GeneratorState};
 
@@ -58,6 +59,15 @@ pub trait Module<T: Float>: Send + Sync {
     /// Computes the output for the input `x`.
     fn forward(&self, x: &Var<T>) -> Result<Var<T>>;
 
+    /// [`Module::forward`], reporting to `trace(dotted_name, output)` the
+    /// output of each sub-module it runs, for [`crate::summary`]. By default
+    /// nothing is reported; containers that call their children
+    /// ([`crate::Sequential`]) report each child's output and its own
+    /// sub-modules'. A model of one's own may override it the same way.
+    fn forward_traced(&self, x: &Var<T>, _trace: &mut dyn FnMut(&str, &Var<T>)) -> Result<Var<T>> {
+        self.forward(x)
+    }
+
     /// Calls `visit(name, parameter)` for each parameter held directly by this
     /// module (not by its children), in a fixed order.
     fn visit_own_parameters(&self, _visit: &mut dyn FnMut(&str, &Var<T>)) {}
@@ -79,17 +89,85 @@ pub trait Module<T: Float>: Send + Sync {
     /// training (dropout) override it.
     fn set_own_training(&self, _training: bool) {}
 
+    /// Calls `visit(dotted_name, module)` for every module below this one
+    /// (children, their children, …), depth first, each before its own
+    /// children: the order of PyTorch's `named_modules` without the root.
+    fn visit_descendants(&self, visit: &mut dyn FnMut(&str, &dyn Module<T>)) {
+        self.visit_children(&mut |name, child| {
+            visit(name, child);
+            child.visit_descendants(&mut |sub, m| visit(&format!("{name}.{sub}"), m));
+        });
+    }
+
     /// Every parameter with its dotted name: own parameters first, then each
     /// child's, prefixed with the child's name.
     fn named_parameters(&self) -> Vec<(String, Var<T>)> {
         let mut out = Vec::new();
         self.visit_own_parameters(&mut |name, p| out.push((name.to_string(), p.clone())));
-        self.visit_children(&mut |child_name, child| {
-            for (name, p) in child.named_parameters() {
-                out.push((format!("{child_name}.{name}"), p));
-            }
+        self.visit_descendants(&mut |prefix, m| {
+            m.visit_own_parameters(&mut |name, p| {
+                out.push((format!("{prefix}.{name}"), p.clone()))
+            });
         });
         out
+    }
+
+    /// Calls `visit(name, buffer)` for each buffer held directly by this module
+    /// (BatchNorm's `"running_mean"`, `"running_var"`,
+    /// `"num_batches_tracked"`), in a fixed order.
+    fn visit_own_buffers(&self, _visit: &mut dyn FnMut(&str, &Buffer<T>)) {}
+
+    /// Every buffer with its dotted name, in the order of
+    /// [`Module::named_parameters`]: the non-trainable state that
+    /// [`crate::save_safetensors`] writes beside the parameters and no
+    /// optimizer sees.
+    ///
+    /// ```
+    /// use tapegrad_nn::{BatchNorm1d, Linear, Module, Sequential};
+    /// use rand::{SeedableRng, rngs::StdRng};
+    /// let model = Sequential::<f32>::new()
+    ///     .push(Linear::new(4, 8, &mut StdRng::seed_from_u64(0)))
+    ///     .push(BatchNorm1d::new(8));
+    /// let names: Vec<String> = model.named_buffers().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["1.running_mean", "1.running_var", "1.num_batches_tracked"]);
+    /// ```
+    fn named_buffers(&self) -> Vec<(String, Buffer<T>)> {
+        let mut out = Vec::new();
+        self.visit_own_buffers(&mut |name, b| out.push((name.to_string(), b.clone())));
+        self.visit_descendants(&mut |prefix, m| {
+            m.visit_own_buffers(&mut |name, b| out.push((format!("{prefix}.{name}"), b.clone())));
+        });
+        out
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) every parameter, as PyTorch's
+    /// `module.requires_grad_(flag)`: `backward` then computes nothing for a
+    /// frozen parameter and optimizers leave it unchanged (see
+    /// [`Var::set_requires_grad`]). Freeze a part of a model by calling it on
+    /// that part (`model.encoder.set_requires_grad(false)`).
+    ///
+    /// Errors: a parameter that is not a leaf parameter (a layer built with
+    /// `from_parameters` over a constant); the parameters before it have
+    /// been switched.
+    ///
+    /// ```
+    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use tapegrad_nn::{Linear, Module, Sequential};
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let head = Linear::<f64>::new(8, 2, &mut rng);
+    /// let body = Linear::<f64>::new(4, 8, &mut rng);
+    /// body.set_requires_grad(false).unwrap();
+    /// let x = Var::constant(Tensor::ones(&[3, 4]));
+    /// head.forward(&body.forward(&x).unwrap()).unwrap().sum().backward().unwrap();
+    /// assert!(body.parameters().iter().all(|p| p.grad().is_none()));
+    /// assert!(head.parameters().iter().all(|p| p.grad().is_some()));
+    /// ```
+    fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
+        for (_, p) in self.named_parameters() {
+            p.set_requires_grad(requires_grad)?;
+        }
+        Ok(())
     }
 
     /// Every parameter, in the order of [`Module::named_parameters`] (the order
@@ -116,10 +194,10 @@ pub trait Module<T: Float>: Send + Sync {
     fn generator_states(&self) -> Vec<(String, GeneratorState)> {
         let mut out = Vec::new();
         self.visit_own_generators(&mut |name, g| out.push((name.to_string(), g.state())));
-        self.visit_children(&mut |child_name, child| {
-            for (name, state) in child.generator_states() {
-                out.push((format!("{child_name}.{name}"), state));
-            }
+        self.visit_descendants(&mut |prefix, m| {
+            m.visit_own_generators(&mut |name, g| {
+                out.push((format!("{prefix}.{name}"), g.state()))
+            });
         });
         out
     }
@@ -147,7 +225,15 @@ pub trait Module<T: Float>: Send + Sync {
                 unexpected,
             });
         }
-        set_generators(self, "", states);
+        let set = |name: &str, g: &Generator| {
+            if let Some((_, state)) = states.iter().find(|(n, _)| n == name) {
+                g.set_state(state);
+            }
+        };
+        self.visit_own_generators(&mut |name, g| set(name, g));
+        self.visit_descendants(&mut |prefix, m| {
+            m.visit_own_generators(&mut |name, g| set(&format!("{prefix}.{name}"), g));
+        });
         Ok(())
     }
 
@@ -166,24 +252,6 @@ pub trait Module<T: Float>: Send + Sync {
     fn eval(&self) {
         self.set_training(false);
     }
-}
-
-/// Sets the generators of `module` (whose dotted names start with `prefix`)
-/// from the states of the same names.
-fn set_generators<T: Float, M: Module<T> + ?Sized>(
-    module: &M,
-    prefix: &str,
-    states: &[(String, GeneratorState)],
-) {
-    module.visit_own_generators(&mut |name, g| {
-        let full = format!("{prefix}{name}");
-        if let Some((_, state)) = states.iter().find(|(n, _)| *n == full) {
-            g.set_state(state);
-        }
-    });
-    module.visit_children(&mut |child_name, child| {
-        set_generators(child, &format!("{prefix}{child_name}."), states);
-    });
 }
 
 /// A size given for both spatial axes at once (`3`) or per axis (`(3, 5)`), as

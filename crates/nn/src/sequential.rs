@@ -77,6 +77,15 @@ impl<T: Float> Module<T> for Sequential<T> {
         Ok(h)
     }
 
+    fn forward_traced(&self, x: &Var<T>, trace: &mut dyn FnMut(&str, &Var<T>)) -> Result<Var<T>> {
+        let mut h = x.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward_traced(&h, &mut |sub, y| trace(&format!("{i}.{sub}"), y))?;
+            trace(&i.to_string(), &h);
+        }
+        Ok(h)
+    }
+
     fn visit_children(&self, visit: &mut dyn FnMut(&str, &dyn Module<T>)) {
         for (i, layer) in self.layers.iter().enumerate() {
             visit(&i.to_string(), layer.as_ref());

@@ -1,4 +1,4 @@
-//! Saving and loading a module's parameters in the safetensors format, keyed by
+//! Saving and loading a module's parameters and buffers in the safetensors format, keyed by
 //! their dotted names, so weights cross between tapegrad and PyTorch.
 
 use std::borrow::Cow;
@@ -11,16 +11,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use safetensors::tensor::{Dtype, Metadata, TensorInfo, View};
 use tapegrad_tape::{Float, Tensor, Var};
 
+use crate::buffer::{Buffer, BufferValue};
 use crate::error::{LoadProblem, NnError, Result};
 use crate::module::Module;
 
 /// The safetensors limit on the header, in bytes.
 const MAX_HEADER_BYTES: u64 = 100_000_000;
 
-/// Writes every parameter of `module` to `path` in the safetensors format: an
-/// 8-byte little-endian header length, a JSON header mapping each name of
-/// [`Module::named_parameters`] to its dtype (`F32`/`F64`), shape and byte range,
-/// then the little-endian data of each tensor, contiguous.
+/// Writes every parameter and buffer of `module` to `path` in the safetensors
+/// format: an 8-byte little-endian header length, a JSON header mapping each
+/// name of [`Module::named_parameters`] and [`Module::named_buffers`] to its
+/// dtype (`F32`/`F64`, `I64` for a count), shape and byte range, then the
+/// little-endian data of each tensor, contiguous: PyTorch's `state_dict`.
 ///
 /// The bytes go to a temporary file in the same directory, which is synced and
 /// then renamed over `path`: a crash leaves the old file or the new one, never
@@ -44,7 +46,7 @@ where
     M: Module<T> + ?Sized,
 {
     let path = path.as_ref();
-    let tensors = encode_parameters(module)?;
+    let tensors = encode_entries(&state_entries(module))?;
     let bytes = safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), None)
         .map_err(|e| NnError::Serialize {
             path: path.to_path_buf(),
@@ -54,7 +56,7 @@ where
 }
 
 /// Reads a safetensors file written by this crate or by PyTorch into the
-/// parameters of `module`, matched by dotted name.
+/// parameters and buffers of `module`, matched by dotted name.
 ///
 /// Only the header is read first, and every name, dtype and shape is checked
 /// before any tensor data is read or anything is written: a file that does not
@@ -91,18 +93,18 @@ where
     let mut file = File::open(path).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
     let header = read_header(&mut file, len, path)?;
-    let params = module.named_parameters();
-    check_parameters::<T>(&header, &params, path)?;
+    let entries = state_entries(module);
+    check_entries(&header, &entries, path)?;
     let data = read_data(&mut file, header.data_len(), path)?;
-    let mut values = Vec::with_capacity(params.len());
-    for (name, _) in &params {
+    let mut values = Vec::with_capacity(entries.len());
+    for (name, entry) in &entries {
         let info = header
             .info(name)
-            .expect("every parameter was found in the header");
-        values.push(decode::<T>(&data, info)?);
+            .expect("every entry was found in the header");
+        values.push(entry.decode(&data, info)?);
     }
-    for ((_, param), value) in params.iter().zip(values) {
-        param.set_value(value)?;
+    for ((_, entry), value) in entries.iter().zip(values) {
+        entry.assign(value)?;
     }
     Ok(())
 }
@@ -116,7 +118,84 @@ fn dtype_of<T: Float>() -> Dtype {
     }
 }
 
-/// One parameter's bytes, ready for the writer.
+/// One tensor of a module's state: a parameter or a buffer.
+enum Entry<T: Float> {
+    Parameter(Var<T>),
+    Buffer(Buffer<T>),
+}
+
+/// The parameters, then the buffers, with their dotted names.
+fn state_entries<T: Float, M: Module<T> + ?Sized>(module: &M) -> Vec<(String, Entry<T>)> {
+    let params = module.named_parameters().into_iter();
+    let buffers = module.named_buffers().into_iter();
+    params
+        .map(|(n, p)| (n, Entry::Parameter(p)))
+        .chain(buffers.map(|(n, b)| (n, Entry::Buffer(b))))
+        .collect()
+}
+
+impl<T: Float> Entry<T> {
+    fn dtype(&self) -> Dtype {
+        match self {
+            Entry::Buffer(b) if matches!(*b.read(), BufferValue::Count(_)) => Dtype::I64,
+            _ => dtype_of::<T>(),
+        }
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        match self {
+            Entry::Parameter(p) => p.shape().to_vec(),
+            Entry::Buffer(b) => b.shape(),
+        }
+    }
+
+    /// The little-endian bytes of the value.
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Entry::Parameter(p) => p.with_value(float_bytes),
+            Entry::Buffer(b) => match &*b.read() {
+                BufferValue::Float(t) => float_bytes(t),
+                BufferValue::Count(c) => c.to_le_bytes().to_vec(),
+            },
+        }
+    }
+
+    /// The value at `info`'s offsets in `data` (its dtype and shape already
+    /// checked against this entry's).
+    fn decode(&self, data: &[u8], info: &TensorInfo) -> Result<BufferValue<T>> {
+        let (start, end) = info.data_offsets;
+        let bytes = &data[start..end];
+        if self.dtype() == Dtype::I64 {
+            let count = i64::from_le_bytes(bytes.try_into().expect("one 8-byte integer"));
+            return Ok(BufferValue::Count(count));
+        }
+        Ok(BufferValue::Float(decode_floats(bytes, &info.shape)?))
+    }
+
+    fn assign(&self, value: BufferValue<T>) -> Result<()> {
+        match (self, value) {
+            (Entry::Parameter(p), BufferValue::Float(t)) => Ok(p.set_value(t)?),
+            (Entry::Buffer(b), value) => b.set(value),
+            (Entry::Parameter(_), BufferValue::Count(_)) => unreachable!("decoded by dtype"),
+        }
+    }
+}
+
+/// The elements of `t` as little-endian bytes of `T`'s width.
+fn float_bytes<T: Float>(t: &Tensor<T>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(t.numel() * std::mem::size_of::<T>());
+    for &x in t.data() {
+        // Through f64 and back is exact for both f32 and f64.
+        if T::NAME == "f32" {
+            bytes.extend_from_slice(&(x.to_f64() as f32).to_le_bytes());
+        } else {
+            bytes.extend_from_slice(&x.to_f64().to_le_bytes());
+        }
+    }
+    bytes
+}
+
+/// One state tensor's bytes, ready for the writer.
 struct EncodedTensor {
     dtype: Dtype,
     shape: Vec<usize>,
@@ -138,61 +217,47 @@ impl View for &EncodedTensor {
     }
 }
 
-/// The parameters as little-endian bytes, refusing duplicate names (a file can
+/// The entries as little-endian bytes, refusing duplicate names (a file can
 /// hold each name once).
-fn encode_parameters<T, M>(module: &M) -> Result<Vec<(String, EncodedTensor)>>
-where
-    T: Float,
-    M: Module<T> + ?Sized,
-{
+fn encode_entries<T: Float>(
+    entries: &[(String, Entry<T>)],
+) -> Result<Vec<(String, EncodedTensor)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for (name, param) in module.named_parameters() {
+    for (name, entry) in entries {
         if !seen.insert(name.clone()) {
             return Err(NnError::InvalidArgument {
                 op: "save_safetensors",
                 name: "module",
-                value: name,
-                reason: "two parameters have this name".into(),
+                value: name.clone(),
+                reason: "two parameters or buffers have this name".into(),
             });
         }
-        let data = param.with_value(|t| {
-            let mut bytes = Vec::with_capacity(t.numel() * std::mem::size_of::<T>());
-            for &x in t.data() {
-                // Through f64 and back is exact for both f32 and f64.
-                if T::NAME == "f32" {
-                    bytes.extend_from_slice(&(x.to_f64() as f32).to_le_bytes());
-                } else {
-                    bytes.extend_from_slice(&x.to_f64().to_le_bytes());
-                }
-            }
-            bytes
-        });
         let tensor = EncodedTensor {
-            dtype: dtype_of::<T>(),
-            shape: param.shape().to_vec(),
-            data,
+            dtype: entry.dtype(),
+            shape: entry.shape(),
+            data: entry.encode(),
         };
-        out.push((name, tensor));
+        out.push((name.clone(), tensor));
     }
     Ok(out)
 }
 
-/// Every way the header disagrees with the parameters: missing names, wrong
+/// Every way the header disagrees with the entries: missing names, wrong
 /// dtypes and shapes in the module's order, then the unexpected names sorted.
-fn check_parameters<T: Float>(
+fn check_entries<T: Float>(
     header: &Metadata,
-    params: &[(String, Var<T>)],
+    entries: &[(String, Entry<T>)],
     path: &Path,
 ) -> Result<()> {
     let mut problems = Vec::new();
-    for (name, param) in params {
+    for (name, entry) in entries {
         match header.info(name) {
-            Some(info) => problems.extend(mismatches::<T>(name, param, info)),
+            Some(info) => problems.extend(mismatches(name, entry, info)),
             None => problems.push(LoadProblem::Missing { name: name.clone() }),
         }
     }
-    let known: HashSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    let known: HashSet<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
     let mut unexpected: Vec<String> = header
         .tensors()
         .into_keys()
@@ -212,31 +277,30 @@ fn check_parameters<T: Float>(
 }
 
 /// The dtype and shape problems of one tensor of the file.
-fn mismatches<T: Float>(name: &str, param: &Var<T>, info: &TensorInfo) -> Vec<LoadProblem> {
+fn mismatches<T: Float>(name: &str, entry: &Entry<T>, info: &TensorInfo) -> Vec<LoadProblem> {
     let mut problems = Vec::new();
-    if info.dtype != dtype_of::<T>() {
+    if info.dtype != entry.dtype() {
         problems.push(LoadProblem::WrongDtype {
             name: name.into(),
-            expected: dtype_of::<T>().to_string(),
+            expected: entry.dtype().to_string(),
             found: info.dtype.to_string(),
         });
     }
-    if info.shape != param.shape() {
+    let shape = entry.shape();
+    if info.shape != shape {
         problems.push(LoadProblem::WrongShape {
             name: name.into(),
-            expected: param.shape().to_vec(),
+            expected: shape,
             found: info.shape.clone(),
         });
     }
     problems
 }
 
-/// A tensor's little-endian bytes, at `info`'s offsets in `data`, as a `Tensor<T>`
-/// (its dtype and shape already checked against the parameter's).
-fn decode<T: Float>(data: &[u8], info: &TensorInfo) -> Result<Tensor<T>> {
-    let (start, end) = info.data_offsets;
+/// Little-endian floats of `T`'s width as a `Tensor<T>` of `shape`.
+fn decode_floats<T: Float>(bytes: &[u8], shape: &[usize]) -> Result<Tensor<T>> {
     let width = std::mem::size_of::<T>();
-    let values: Vec<T> = data[start..end]
+    let values: Vec<T> = bytes
         .chunks_exact(width)
         .map(|b| {
             if width == 4 {
@@ -246,7 +310,7 @@ fn decode<T: Float>(data: &[u8], info: &TensorInfo) -> Result<Tensor<T>> {
             }
         })
         .collect();
-    Ok(Tensor::from_vec(values, &info.shape)?)
+    Ok(Tensor::from_vec(values, shape)?)
 }
 
 /// Reads the length and the JSON header of a file of `len` bytes and checks that

@@ -214,7 +214,7 @@ impl<T: Float> Var<T> {
             });
         }
         let (n, c) = (shape[0], shape[1]);
-        if num_groups == 0 || c % num_groups != 0 {
+        if num_groups == 0 || !c.is_multiple_of(num_groups) {
             let reason = format!("must divide the {c} channels");
             return Err(invalid(op, "num_groups", num_groups.to_string(), &reason));
         }
