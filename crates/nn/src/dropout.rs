@@ -94,7 +94,7 @@ impl Dropout {
     }
 
     /// A mask of 0 and 1/(1 − p) of the given shape.
-    fn mask<T: Float>(&self, shape: &[usize]) -> Tensor<T> {
+    pub(crate) fn mask<T: Float>(&self, shape: &[usize]) -> Tensor<T> {
         let keep_scale = if self.p < 1.0 {
             T::from_f64(1.0 / (1.0 - self.p))
         } else {

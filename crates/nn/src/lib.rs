@@ -39,6 +39,7 @@
 //! ```
 
 mod activation;
+mod attention;
 mod batch_norm;
 mod buffer;
 mod container;
@@ -61,6 +62,7 @@ pub use activation::{
     Elu, Flatten, Gelu, Hardswish, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu,
     Softmax, Softplus, Tanh,
 };
+pub use attention::{MhaOptions, MultiheadAttention};
 pub use batch_norm::{BatchNorm1d, BatchNorm2d};
 pub use buffer::{Buffer, BufferValue};
 pub use container::{ModuleDict, ModuleList};

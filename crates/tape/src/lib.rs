@@ -32,7 +32,9 @@ pub use engine::{GradOptions, grad};
 pub use error::{AnomalyStage, ExternalError, NonFinite, Result, TapeError};
 pub use float::Float;
 pub use gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
-pub use ops::{Backward, Ctx, GeluApproximate, Grads, RunningStats};
+pub use ops::{
+    AttentionMask, AttentionOptions, Backward, Ctx, GeluApproximate, Grads, RunningStats,
+};
 pub use shape::Shape;
 pub use tensor::Tensor;
 pub use var::{Var, WeakVar, is_grad_enabled, no_grad, with_grad_mode};

@@ -3,6 +3,7 @@
 //! differentiated again (second derivatives, Hessian-vector products).
 
 mod activation;
+mod attention;
 mod broadcast;
 mod conv;
 mod elementwise;
@@ -18,6 +19,7 @@ mod shape_ops;
 mod softmax;
 
 pub use activation::GeluApproximate;
+pub use attention::{AttentionMask, AttentionOptions};
 pub use norm::RunningStats;
 use smallvec::SmallVec;
 
