@@ -56,6 +56,7 @@ mod module;
 mod norm;
 mod sequential;
 mod summary;
+mod transformer;
 mod weights;
 
 pub use activation::{
@@ -81,4 +82,8 @@ pub use module::{IntoPair, Module};
 pub use norm::{GroupNorm, LayerNorm, RmsNorm};
 pub use sequential::Sequential;
 pub use summary::{Summary, SummaryRow, summary};
+pub use transformer::{
+    EncoderLayerConfig, EncoderMasks, FeedForwardActivation, TransformerEncoder,
+    TransformerEncoderLayer,
+};
 pub use weights::{load_safetensors, save_safetensors};
