@@ -14,7 +14,7 @@ use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
 
-pub(crate) use conv::PlaneIndex;
+pub(crate) use conv::{PlaneIndex, check_channels, out_extent, require_rank};
 pub use kernels::PAR_THRESHOLD;
 
 /// An n-dimensional array of `f32` or `f64`, row-major and contiguous.
