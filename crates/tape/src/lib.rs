@@ -32,7 +32,9 @@ pub use engine::{GradOptions, grad};
 pub use error::{AnomalyStage, ExternalError, NonFinite, Result, TapeError};
 pub use float::Float;
 pub use gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
-pub use ops::{Backward, Conv1dOptions, Conv2dOptions, Ctx, GeluApproximate, Grads};
+pub use ops::{
+    Backward, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, Ctx, GeluApproximate, Grads,
+};
 pub use shape::Shape;
 pub use tensor::Tensor;
 pub use var::{Var, WeakVar, is_grad_enabled, no_grad, with_grad_mode};

@@ -1,6 +1,6 @@
 //! 2-d convolution on the tape (NCHW, PyTorch's `conv2d` with zero padding,
-//! stride, dilation and groups); `conv1d` in its submodule is built from the
-//! same three ops.
+//! stride, dilation and groups); `conv1d` and `conv_transpose2d` in the
+//! submodules are built from the same three ops.
 //!
 //! A fused op rather than a composition, for speed (im2col + GEMM). Its
 //! gradients are two more ops, and the three close under differentiation: they
@@ -20,8 +20,9 @@
 
 mod conv1d;
 mod options;
+mod transpose;
 
-pub use options::{Conv1dOptions, Conv2dOptions};
+pub use options::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions};
 
 use smallvec::smallvec;
 
@@ -35,7 +36,7 @@ use crate::var::Var;
 
 /// (rows, columns) of the last two axes of a rank-4 shape, (0, 0) otherwise
 /// (the kernels then report the rank error).
-fn spatial(shape: &[usize]) -> (usize, usize) {
+pub(super) fn spatial(shape: &[usize]) -> (usize, usize) {
     match shape {
         [_, _, h, w] => (*h, *w),
         _ => (0, 0),
@@ -46,7 +47,7 @@ fn spatial(shape: &[usize]) -> (usize, usize) {
 /// gradient. Fused (rather than `sum_axes`) because it runs on every backward
 /// pass over the largest tensors of a network, as contiguous sums per plane.
 /// ∂g = the incoming `[O]` gradient broadcast back over the summed axes.
-fn bias_grad<T: Float>(g: &Var<T>) -> Result<Var<T>> {
+pub(super) fn bias_grad<T: Float>(g: &Var<T>) -> Result<Var<T>> {
     let value = g.with_value(Tensor::sum_channels)?;
     let shape: Shape = g.shape().into();
     let kept = [1, shape[1], 1, 1];
@@ -63,7 +64,7 @@ fn bias_grad<T: Float>(g: &Var<T>) -> Result<Var<T>> {
 /// The gradients of `input_grad(g, w)` (inputs `[g, w]`, incoming `u` of the
 /// input's shape): `∂g = conv2d(u, w)`, `∂w = weight_grad(u, g)`, from
 /// `⟨u, input_grad(g, w)⟩ = T(u, w, g)`.
-fn input_grad_rule<T: Float>(
+pub(super) fn input_grad_rule<T: Float>(
     c: &Ctx<'_, T>,
     kernel: (usize, usize),
     opts: Conv2dOptions,

@@ -15,7 +15,7 @@ mod shape_ops;
 mod softmax;
 
 pub use activation::GeluApproximate;
-pub use conv::{Conv1dOptions, Conv2dOptions};
+pub use conv::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions};
 use smallvec::SmallVec;
 
 use crate::error::Result;

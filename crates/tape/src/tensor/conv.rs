@@ -1,6 +1,7 @@
 //! Tensor-level convolution kernels on NCHW images: im2col and its adjoint
 //! col2im (`columns`) around one GEMM per group of each image; the sizes and
-//! their checks are in `geometry`, the pooling loops in `pool`.
+//! their checks are in `geometry`, the pooling loops in `pool`, the
+//! transposed convolution's output size in `transpose`.
 //!
 //! Notation: input `[N, C, H, W]`, weight `[O, C/groups, kh, kw]`, output
 //! `[N, O, Ho, Wo]`, `K = (C/groups)·kh·kw` (rows of a group's column matrix)
@@ -14,9 +15,11 @@
 mod columns;
 mod geometry;
 mod pool;
+mod transpose;
 
 pub(crate) use geometry::{check_channels, out_extent, require_rank};
 pub(crate) use pool::PlaneIndex;
+pub(crate) use transpose::{TransposePlan, transpose_plan};
 
 use rayon::prelude::*;
 

@@ -1,5 +1,6 @@
 //! The options of the convolutions, with PyTorch's defaults: stride 1, no
-//! padding, dilation 1, one group.
+//! padding, dilation 1, one group (and for the transposed convolution no
+//! output padding).
 
 /// Stride, zero padding, dilation and groups of [`Var::conv2d_with`]
 /// (`(rows, columns)` pairs), as the keyword arguments of PyTorch's `conv2d`.
@@ -82,6 +83,60 @@ impl Conv1dOptions {
             stride: (1, self.stride),
             padding: (0, self.padding),
             dilation: (1, self.dilation),
+            groups: self.groups,
+        }
+    }
+}
+
+/// Stride, padding, output padding, dilation and groups of
+/// [`Var::conv_transpose2d`], as the keyword arguments of PyTorch's
+/// `conv_transpose2d`. `stride`, `padding`, `dilation` and `groups` are those
+/// of the convolution it transposes; `output_padding` adds rows (columns) at
+/// the bottom (right) of the output, to pick one of the input sizes that
+/// convolution maps to the same output size. Each must be smaller than the
+/// stride or the dilation of its axis.
+///
+/// ```
+/// use tapegrad_tape::ConvTranspose2dOptions;
+/// let up = ConvTranspose2dOptions { stride: (2, 2), padding: (1, 1), output_padding: (1, 1), ..Default::default() };
+/// assert_eq!(up.conv().stride, (2, 2));
+/// ```
+///
+/// [`Var::conv_transpose2d`]: crate::Var::conv_transpose2d
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvTranspose2dOptions {
+    /// The stride of the transposed convolution (default `(1, 1)`).
+    pub stride: (usize, usize),
+    /// Its zero padding, taken off each side of the output (default `(0, 0)`).
+    pub padding: (usize, usize),
+    /// Extra rows and columns of the output (default `(0, 0)`).
+    pub output_padding: (usize, usize),
+    /// Spacing between kernel taps (default `(1, 1)`).
+    pub dilation: (usize, usize),
+    /// Number of channel groups (default 1).
+    pub groups: usize,
+}
+
+impl Default for ConvTranspose2dOptions {
+    fn default() -> Self {
+        Self {
+            stride: (1, 1),
+            padding: (0, 0),
+            output_padding: (0, 0),
+            dilation: (1, 1),
+            groups: 1,
+        }
+    }
+}
+
+impl ConvTranspose2dOptions {
+    /// The options of the convolution this one transposes (everything but the
+    /// output padding).
+    pub fn conv(&self) -> Conv2dOptions {
+        Conv2dOptions {
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
             groups: self.groups,
         }
     }
