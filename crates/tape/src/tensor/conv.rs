@@ -1,7 +1,8 @@
 //! Tensor-level convolution kernels on NCHW images: im2col and its adjoint
 //! col2im (`columns`) around one GEMM per group of each image; the sizes and
-//! their checks are in `geometry`, the pooling loops in `pool`, the
-//! transposed convolution's output size in `transpose`.
+//! their checks are in `geometry`, the pooling loops in `pool` and
+//! `adaptive`, the transposed convolution's checks and output size in
+//! `transpose`.
 //!
 //! Notation: input `[N, C, H, W]`, weight `[O, C/groups, kh, kw]`, output
 //! `[N, O, Ho, Wo]`, `K = (C/groups)·kh·kw` (rows of a group's column matrix)
@@ -12,6 +13,7 @@
 //! `conv(x, w) = W·cols(x)`, `input_grad(g, w) = col2im(Wᵀ·g)` and
 //! `weight_grad(x, g) = Σₙ gₙ·cols(xₙ)ᵀ`.
 
+mod adaptive;
 mod columns;
 mod geometry;
 mod pool;

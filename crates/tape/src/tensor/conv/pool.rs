@@ -147,7 +147,7 @@ fn max_pool_plane_2x2<T: Float>(geo: &Geometry, src: &[T], vals: &mut [T], idx: 
     }
 }
 
-fn for_planes<T: Float>(
+pub(super) fn for_planes<T: Float>(
     out: &mut [T],
     plane_len: usize,
     work: usize,
