@@ -6,11 +6,13 @@
 //!
 //! - [`Module`]: `forward`, `named_parameters` (`"0.weight"`, `"fc1.bias"`),
 //!   `train`/`eval`.
-//! - Layers: [`Linear`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`],
-//!   [`Dropout`], [`Sequential`]; activations [`Relu`], [`Sigmoid`], [`Tanh`],
-//!   [`Gelu`], [`Silu`], [`Softplus`], [`Elu`], [`LeakyRelu`], [`Mish`],
-//!   [`Hardswish`]; [`Identity`], [`Softmax`], [`LogSoftmax`]. Every module is
-//!   `Debug` (its name, parameter shapes and children).
+//! - Layers: [`Linear`], [`Conv1d`], [`Conv2d`] (stride, padding, dilation,
+//!   groups), [`ConvTranspose2d`], [`MaxPool2d`], [`AvgPool2d`],
+//!   [`AdaptiveAvgPool2d`], [`Flatten`], [`Dropout`], [`Sequential`];
+//!   activations [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`], [`Silu`],
+//!   [`Softplus`], [`Elu`], [`LeakyRelu`], [`Mish`], [`Hardswish`];
+//!   [`Identity`], [`Softmax`], [`LogSoftmax`]. Every module is `Debug` (its
+//!   name, parameter shapes and children).
 //! - Losses (the lecture's ξ): [`cross_entropy`] (fused with the log-softmax,
 //!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
 //!   [`mse_loss`], [`binary_cross_entropy`], [`binary_cross_entropy_with_logits`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`], [`kl_div`],
@@ -37,6 +39,8 @@
 
 mod activation;
 mod conv;
+mod conv1d;
+mod conv_transpose;
 mod describe;
 mod dropout;
 mod error;
@@ -45,6 +49,7 @@ pub mod init;
 mod linear;
 mod loss;
 mod module;
+mod pool;
 mod sequential;
 mod weights;
 
@@ -52,7 +57,9 @@ pub use activation::{
     Elu, Flatten, Gelu, Hardswish, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu,
     Softmax, Softplus, Tanh,
 };
-pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
+pub use conv::Conv2d;
+pub use conv_transpose::ConvTranspose2d;
+pub use conv1d::Conv1d;
 pub use dropout::Dropout;
 pub use error::{LoadProblem, NnError, Result};
 pub use generator::{ChaCha12Rng, Generator, GeneratorState, ParseGeneratorStateError};
@@ -63,5 +70,6 @@ pub use loss::{
     huber_loss, kl_div, l1_loss, l2_regularization, mse_loss, nll_loss, smooth_l1_loss,
 };
 pub use module::{IntoPair, Module};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 pub use weights::{load_safetensors, save_safetensors};
