@@ -16,7 +16,7 @@ pub(crate) fn check_groups(
     channels: usize,
     groups: usize,
 ) -> Result<()> {
-    if groups > 0 && channels % groups == 0 {
+    if groups > 0 && channels.is_multiple_of(groups) {
         return Ok(());
     }
     Err(NnError::InvalidArgument {

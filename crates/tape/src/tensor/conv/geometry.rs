@@ -167,7 +167,7 @@ pub(crate) fn check_channels(
         };
         return Err(invalid(op, "weight", format!("{w_shape:?}"), reason));
     }
-    if o % groups != 0 {
+    if !o.is_multiple_of(groups) {
         return Err(invalid(
             op,
             "groups",

@@ -126,7 +126,7 @@ fn check_transposed_channels(x_shape: &[usize], w_shape: &[usize], groups: usize
             ),
         ));
     }
-    if w_shape[0] % groups != 0 {
+    if !w_shape[0].is_multiple_of(groups) {
         return Err(invalid(
             OP,
             "groups",
