@@ -203,12 +203,24 @@ pub fn default_weight_and_bias<T: Float, R: Rng + ?Sized>(
     bias: bool,
     rng: &mut R,
 ) -> (Tensor<T>, Option<Tensor<T>>) {
-    let bound = if fan_in > 0 {
-        1.0 / (fan_in as f64).sqrt()
-    } else {
-        0.0
-    };
+    let bound = default_bound(fan_in);
     let weight = uniform(weight_shape, bound, rng);
     let bias = bias.then(|| uniform(&weight_shape[..1], bound, rng));
     (weight, bias)
+}
+
+/// The bound b = 1/√fan_in of PyTorch's default initialization (0 when
+/// fan_in is 0), for the layers whose bias is not `[weight.shape[0]]`
+/// (a transposed convolution's weight is `[in, out/groups, kh, kw]`).
+///
+/// ```
+/// assert_eq!(tapegrad_nn::init::default_bound(16), 0.25);
+/// assert_eq!(tapegrad_nn::init::default_bound(0), 0.0);
+/// ```
+pub fn default_bound(fan_in: usize) -> f64 {
+    if fan_in > 0 {
+        1.0 / (fan_in as f64).sqrt()
+    } else {
+        0.0
+    }
 }

@@ -8,12 +8,16 @@
 //!   `named_buffers` (non-trainable state, [`Buffer`]), `set_requires_grad`
 //!   (freezing), `train`/`eval`; containers [`Sequential`], [`ModuleList`],
 //!   [`ModuleDict`]; [`summary`] (layers, output shapes, parameter counts).
-//! - Layers: [`Linear`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`],
-//!   [`Dropout`], [`Dropout2d`], [`Embedding`]; normalization [`LayerNorm`],
-//!   [`RmsNorm`], [`GroupNorm`], [`BatchNorm1d`], [`BatchNorm2d`]; activations [`Relu`], [`Sigmoid`], [`Tanh`],
-//!   [`Gelu`], [`Silu`], [`Softplus`], [`Elu`], [`LeakyRelu`], [`Mish`],
-//!   [`Hardswish`]; [`Identity`], [`Softmax`], [`LogSoftmax`]. Every module is
-//!   `Debug` (its name, parameter shapes and children).
+//! - Layers: [`Linear`], [`Conv1d`], [`Conv2d`] (stride, padding, dilation,
+//!   groups), [`ConvTranspose2d`], [`MaxPool2d`], [`AvgPool2d`],
+//!   [`AdaptiveAvgPool2d`], [`Flatten`], [`Dropout`], [`Dropout2d`],
+//!   [`Embedding`]; normalization [`LayerNorm`], [`RmsNorm`], [`GroupNorm`],
+//!   [`BatchNorm1d`], [`BatchNorm2d`]; attention [`MultiheadAttention`],
+//!   [`TransformerEncoderLayer`], [`TransformerEncoder`]; activations
+//!   [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`], [`Silu`], [`Softplus`],
+//!   [`Elu`], [`LeakyRelu`], [`Mish`], [`Hardswish`]; [`Identity`],
+//!   [`Softmax`], [`LogSoftmax`]. Every module is `Debug` (its name,
+//!   parameter shapes and children).
 //! - Losses (the lecture's ξ): [`cross_entropy`] (fused with the log-softmax,
 //!   stable, with PyTorch's options in [`cross_entropy_with`]), [`nll_loss`],
 //!   [`mse_loss`], [`binary_cross_entropy`], [`binary_cross_entropy_with_logits`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`], [`kl_div`],
@@ -44,6 +48,8 @@ mod batch_norm;
 mod buffer;
 mod container;
 mod conv;
+mod conv1d;
+mod conv_transpose;
 mod describe;
 mod dropout;
 mod embedding;
@@ -54,6 +60,7 @@ mod linear;
 mod loss;
 mod module;
 mod norm;
+mod pool;
 mod sequential;
 mod summary;
 mod transformer;
@@ -67,9 +74,12 @@ pub use attention::{MhaOptions, MultiheadAttention};
 pub use batch_norm::{BatchNorm1d, BatchNorm2d};
 pub use buffer::{Buffer, BufferValue};
 pub use container::{ModuleDict, ModuleList};
-pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
+pub use conv::Conv2d;
+pub use conv_transpose::ConvTranspose2d;
+pub use conv1d::Conv1d;
 pub use dropout::{Dropout, Dropout2d};
 pub use embedding::Embedding;
+
 pub use error::{LoadProblem, NnError, Result};
 pub use generator::{ChaCha12Rng, Generator, GeneratorState, ParseGeneratorStateError};
 pub use linear::Linear;
@@ -80,6 +90,7 @@ pub use loss::{
 };
 pub use module::{IntoPair, Module};
 pub use norm::{GroupNorm, LayerNorm, RmsNorm};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 pub use summary::{Summary, SummaryRow, summary};
 pub use transformer::{

@@ -5,7 +5,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use tapegrad_nn::init::{
     self, FanMode, Nonlinearity, kaiming_normal, kaiming_uniform, xavier_normal, xavier_uniform,
 };
-use tapegrad_nn::{Conv2d, Linear, Module, NnError};
+use tapegrad_nn::{Conv1d, Conv2d, ConvTranspose2d, Linear, Module, NnError};
 use tapegrad_tape::Tensor;
 
 /// (mean, variance) of the elements.
@@ -69,6 +69,34 @@ fn conv_default_init_uses_channels_times_kernel_as_fan_in() {
     assert!(bias.data().iter().all(|x| x.abs() <= b));
     let rect = Conv2d::<f64>::new(2, 4, (3, 5), &mut StdRng::seed_from_u64(2));
     assert_eq!(rect.weight().shape(), &[4, 2, 3, 5]);
+}
+
+/// PyTorch's fan_in is weight.size(1) · Π kernel: the input channels of one
+/// group for a convolution, the output channels of one group for a transposed
+/// one (its weight is [in, out/groups, kh, kw]).
+#[test]
+fn grouped_and_transposed_convs_take_fan_in_from_the_weights_second_axis() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let grouped = Conv2d::<f64>::grouped(64, 128, 3, 4, &mut rng).unwrap();
+    assert_eq!(grouped.weight().shape(), &[128, 16, 3, 3]);
+    let b = 1.0 / 144f64.sqrt();
+    assert_uniform("grouped Conv2d weight", &grouped.weight().value(), b);
+    assert_uniform("grouped Conv2d bias", &grouped.bias().unwrap().value(), b);
+
+    let up = ConvTranspose2d::<f64>::grouped(96, 64, (3, 2), 2, &mut rng).unwrap();
+    assert_eq!(up.weight().shape(), &[96, 32, 3, 2]);
+    assert_eq!(up.bias().unwrap().shape(), &[64]);
+    let b = 1.0 / 192f64.sqrt();
+    assert_uniform("ConvTranspose2d weight", &up.weight().value(), b);
+    let bias = up.bias().unwrap().value();
+    assert!(bias.data().iter().all(|x| x.abs() <= b));
+    // Not the input channels' 1/√(96·6): a bound that loose would be exceeded.
+    let max = bias.data().iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    assert!(max > 1.0 / 576f64.sqrt(), "bias max {max}");
+
+    let seq = Conv1d::<f64>::new(20, 64, 5, &mut rng);
+    assert_eq!(seq.weight().shape(), &[64, 20, 5]);
+    assert_uniform("Conv1d weight", &seq.weight().value(), 0.1);
 }
 
 #[test]

@@ -33,7 +33,8 @@ pub use error::{AnomalyStage, ExternalError, NonFinite, Result, TapeError};
 pub use float::Float;
 pub use gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
 pub use ops::{
-    AttentionMask, AttentionOptions, Backward, Ctx, GeluApproximate, Grads, RunningStats,
+    AttentionMask, AttentionOptions, Backward, Conv1dOptions, Conv2dOptions,
+    ConvTranspose2dOptions, Ctx, GeluApproximate, Grads, RunningStats,
 };
 pub use shape::Shape;
 pub use tensor::Tensor;

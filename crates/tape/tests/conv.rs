@@ -5,7 +5,7 @@
 mod common;
 
 use common::{check_both, fixture, fixture_tensor, floats, randn};
-use tapegrad_tape::{GradOptions, TapeError, Tensor, Var, grad};
+use tapegrad_tape::{Conv2dOptions, GradOptions, TapeError, Tensor, Var, grad};
 
 /// A convolution's sizes for the direct loops.
 #[derive(Clone, Copy, Debug)]
@@ -299,10 +299,14 @@ fn gradient_ops_gradcheck_first_and_second_order() {
         let x = randn(&conv.x_shape(), seed);
         let w = randn(&conv.w_shape(), seed + 1);
         let g = randn(&conv.y_shape(), seed + 2);
-        let (s, p) = (conv.stride, conv.padding);
+        let opts = Conv2dOptions {
+            stride: conv.stride,
+            padding: conv.padding,
+            ..Default::default()
+        };
         let (hw, kernel) = ((conv.h, conv.w), (conv.kh, conv.kw));
-        check_both(|v| v[0].conv2d_input_grad(&v[1], hw, s, p), &[g.clone(), w]);
-        check_both(|v| v[0].conv2d_weight_grad(&v[1], kernel, s, p), &[x, g]);
+        check_both(|v| v[0].conv2d_input_grad(&v[1], hw, opts), &[g.clone(), w]);
+        check_both(|v| v[0].conv2d_weight_grad(&v[1], kernel, opts), &[x, g]);
     }
 }
 
@@ -437,7 +441,8 @@ fn gradient_op_shape_errors() {
     let g = Var::constant(Tensor::<f64>::zeros(&[1, 2, 3, 3]));
     let w = Var::constant(Tensor::<f64>::zeros(&[2, 1, 3, 3]));
     // 3×3 outputs come from a 5×5 input, not a 6×6 one.
-    let e = g.conv2d_input_grad(&w, (6, 6), (1, 1), (0, 0)).unwrap_err();
+    let opts = Conv2dOptions::default();
+    let e = g.conv2d_input_grad(&w, (6, 6), opts).unwrap_err();
     assert!(
         matches!(
             e,
@@ -448,11 +453,9 @@ fn gradient_op_shape_errors() {
         ),
         "{e}"
     );
-    assert!(g.conv2d_input_grad(&w, (5, 5), (1, 1), (0, 0)).is_ok());
+    assert!(g.conv2d_input_grad(&w, (5, 5), opts).is_ok());
     let x = Var::constant(Tensor::<f64>::zeros(&[1, 1, 6, 6]));
-    let e = x
-        .conv2d_weight_grad(&g, (3, 3), (1, 1), (0, 0))
-        .unwrap_err();
+    let e = x.conv2d_weight_grad(&g, (3, 3), opts).unwrap_err();
     assert!(
         matches!(
             e,

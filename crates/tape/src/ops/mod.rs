@@ -20,6 +20,7 @@ mod softmax;
 
 pub use activation::GeluApproximate;
 pub use attention::{AttentionMask, AttentionOptions};
+pub use conv::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions};
 pub use norm::RunningStats;
 use smallvec::SmallVec;
 

@@ -194,7 +194,8 @@ impl<T: Float> Var<T> {
     /// let x = Var::constant(Tensor::<f64>::arange(8).reshape(&[1, 4, 2]).unwrap());
     /// let y = x.group_norm(2, None, None, 1e-5).unwrap(); // groups of 4 values
     /// let v = y.value();
-    /// assert!((v.data()[0] + v.data()[4]).abs() < 1e-12); // same place in each group
+    /// assert!((v.data()[0] - v.data()[4]).abs() < 1e-12); // the same place in each group
+    /// assert!(v.data()[0] < 0.0 && v.data()[3] > 0.0);
     /// ```
     pub fn group_norm(
         &self,

@@ -4,7 +4,8 @@
 //! its adjoint as a second op, and the pair closes under differentiation:
 //! max pooling is a gather at the saved argmax positions, whose gradient is a
 //! scatter-add to those positions, whose gradient is the gather again; average
-//! pooling `A` has gradient `Aᵀ`, whose gradient is `A`.
+//! pooling `A` has gradient `Aᵀ`, whose gradient is `A`; adaptive average
+//! pooling likewise.
 
 use std::sync::Arc;
 
@@ -66,6 +67,31 @@ fn avg_pool2d_adjoint<T: Float>(
             single(c.grad.avg_pool2d(kernel, stride, padding)?)
         },
     )
+}
+
+/// The adjoint of adaptive average pooling, for g `[N, C, Ho, Wo]` and an
+/// input of spatial size `input_hw`. ∂g = adaptive_avg_pool2d of the incoming
+/// gradient to `(Ho, Wo)`.
+fn adaptive_avg_pool2d_adjoint<T: Float>(g: &Var<T>, input_hw: (usize, usize)) -> Result<Var<T>> {
+    let value = g.with_value(|v| v.adaptive_avg_pool2d_adjoint(input_hw))?;
+    let out_hw = spatial(g.shape());
+    Var::try_from_op(
+        "adaptive_avg_pool2d_backward",
+        value,
+        &[g],
+        OutputNotRead(move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+            single(c.grad.adaptive_avg_pool2d(out_hw)?)
+        }),
+    )
+}
+
+/// (rows, columns) of the last two axes of a rank-4 shape, (0, 0) otherwise
+/// (the kernels then report the rank error).
+fn spatial(shape: &[usize]) -> (usize, usize) {
+    match shape {
+        [_, _, h, w] => (*h, *w),
+        _ => (0, 0),
+    }
 }
 
 impl<T: Float> Var<T> {
@@ -134,10 +160,7 @@ impl<T: Float> Var<T> {
         padding: (usize, usize),
     ) -> Result<Var<T>> {
         let value = self.with_value(|x| x.avg_pool2d(kernel, stride, padding))?;
-        let input_hw = match self.shape() {
-            [_, _, h, w] => (*h, *w),
-            _ => (0, 0),
-        };
+        let input_hw = spatial(self.shape());
         Var::try_from_op(
             "avg_pool2d",
             value,
@@ -147,6 +170,39 @@ impl<T: Float> Var<T> {
                     c.grad, input_hw, kernel, stride, padding,
                 )?)
             },
+        )
+    }
+
+    /// Adaptive average pooling, as PyTorch's `adaptive_avg_pool2d`: `self`
+    /// `[N, C, H, W]` → `[N, C, Ho, Wo]` with `(Ho, Wo) = output_size`, output
+    /// `(i, j)` the mean of the input rows `⌊i·H/Ho⌋ .. ⌈(i + 1)·H/Ho⌉` and
+    /// columns `⌊j·W/Wo⌋ .. ⌈(j + 1)·W/Wo⌉` (bins overlap when the sizes do not
+    /// divide; an output larger than the input repeats elements).
+    ///
+    /// Gradient: each g spreads evenly over its bin, an op whose own gradient
+    /// is this pooling again.
+    ///
+    /// Errors: an input not of rank 4, or with no rows or no columns.
+    ///
+    /// ```
+    /// use tapegrad_tape::{Tensor, Var};
+    /// let x = Var::parameter(Tensor::<f64>::arange(5).reshape(&[1, 1, 1, 5]).unwrap());
+    /// // 5 → 2 columns: bins 0..3 and 2..5 share column 2.
+    /// let y = x.adaptive_avg_pool2d((1, 2)).unwrap();
+    /// assert_eq!(y.value().data(), &[1.0, 3.0]);
+    /// y.sum().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().data(), &[1.0 / 3.0, 1.0 / 3.0, 2.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0]);
+    /// ```
+    pub fn adaptive_avg_pool2d(&self, output_size: (usize, usize)) -> Result<Var<T>> {
+        let value = self.with_value(|x| x.adaptive_avg_pool2d(output_size))?;
+        let input_hw = spatial(self.shape());
+        Var::try_from_op(
+            "adaptive_avg_pool2d",
+            value,
+            &[self],
+            OutputNotRead(move |c: &Ctx<'_, T>| -> Result<Grads<T>> {
+                single(adaptive_avg_pool2d_adjoint(c.grad, input_hw)?)
+            }),
         )
     }
 }

@@ -14,7 +14,9 @@ use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
 
-pub(crate) use conv::PlaneIndex;
+pub(crate) use conv::{
+    PlaneIndex, TransposePlan, check_channels, out_extent, require_rank, transpose_plan,
+};
 pub use kernels::PAR_THRESHOLD;
 
 /// An n-dimensional array of `f32` or `f64`, row-major and contiguous.

@@ -7,7 +7,9 @@
 
 use rayon::prelude::*;
 
-use super::{Geometry, check_grad_shape, invalid, out_extent, require_rank4, valid_range};
+use super::geometry::{
+    Geometry, check_grad_shape, invalid, out_extent, require_rank4, valid_range,
+};
 use crate::error::Result;
 use crate::float::Float;
 use crate::tensor::{PAR_THRESHOLD, Tensor};
@@ -35,8 +37,8 @@ fn pool_geometry(
             ));
         }
     }
-    let ho = out_extent(op, x_shape[2], kernel.0, stride.0, padding.0)?;
-    let wo = out_extent(op, x_shape[3], kernel.1, stride.1, padding.1)?;
+    let ho = out_extent(op, x_shape[2], kernel.0, stride.0, padding.0, 1)?;
+    let wo = out_extent(op, x_shape[3], kernel.1, stride.1, padding.1, 1)?;
     Ok(Geometry {
         n: x_shape[0],
         c: x_shape[1],
@@ -49,6 +51,9 @@ fn pool_geometry(
         sw: stride.1,
         ph: padding.0,
         pw: padding.1,
+        dh: 1,
+        dw: 1,
+        groups: 1,
         ho,
         wo,
     })
@@ -142,7 +147,7 @@ fn max_pool_plane_2x2<T: Float>(geo: &Geometry, src: &[T], vals: &mut [T], idx: 
     }
 }
 
-fn for_planes<T: Float>(
+pub(super) fn for_planes<T: Float>(
     out: &mut [T],
     plane_len: usize,
     work: usize,
