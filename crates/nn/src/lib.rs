@@ -13,7 +13,8 @@
 //!   [`AdaptiveAvgPool2d`], [`Flatten`], [`Dropout`], [`Dropout2d`],
 //!   [`Embedding`]; normalization [`LayerNorm`], [`RmsNorm`], [`GroupNorm`],
 //!   [`BatchNorm1d`], [`BatchNorm2d`]; attention [`MultiheadAttention`],
-//!   [`TransformerEncoderLayer`], [`TransformerEncoder`]; activations
+//!   [`TransformerEncoderLayer`], [`TransformerEncoder`]; recurrent [`Lstm`],
+//!   [`Gru`]; activations
 //!   [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`], [`Silu`], [`Softplus`],
 //!   [`Elu`], [`LeakyRelu`], [`Mish`], [`Hardswish`]; [`Identity`],
 //!   [`Softmax`], [`LogSoftmax`]. Every module is `Debug` (its name,
@@ -61,6 +62,7 @@ mod loss;
 mod module;
 mod norm;
 mod pool;
+mod recurrent;
 mod sequential;
 mod summary;
 mod transformer;
@@ -91,6 +93,7 @@ pub use loss::{
 pub use module::{IntoPair, Module};
 pub use norm::{GroupNorm, LayerNorm, RmsNorm};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+pub use recurrent::{Gru, Lstm, LstmState};
 pub use sequential::Sequential;
 pub use summary::{Summary, SummaryRow, summary};
 pub use transformer::{
