@@ -44,11 +44,13 @@ def timed_steps(step, warmup=WARMUP, steps=None):
 def train_workload(wl, model, x, y):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     loss_fn = torch.nn.CrossEntropyLoss()
+    train_loop(wl, opt, lambda: loss_fn(model(x), y))
 
+
+def train_loop(wl, opt, loss_fn):
     def step():
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
+        loss_fn().backward()
         opt.step()
 
     if MEMORY:
@@ -68,6 +70,35 @@ def w1():
     x = torch.randn(128, 784, generator=g)
     y = torch.randint(0, 10, (128,), generator=g)
     train_workload("W1", model, x, y)
+
+
+def w6():
+    """One pre-norm transformer block (d 128, 4 heads, ff 512, GELU, no
+    dropout), batch 32 × sequence 64, MSE to a fixed target, AdamW."""
+    g = torch.Generator().manual_seed(0)
+    block = torch.nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, activation="gelu",
+                                             batch_first=True, norm_first=True)
+    x = torch.randn(32, 64, 128, generator=g)
+    target = torch.randn(32, 64, 128, generator=g)
+    opt = torch.optim.AdamW(block.parameters(), lr=1e-3)
+    train_loop("W6", opt, lambda: torch.nn.functional.mse_loss(block(x), target))
+
+
+def w7():
+    """A 2-layer LSTM (28 → 128) over 28 steps at batch 64, a linear head on
+    the last layer's final state, cross-entropy, Adam."""
+    g = torch.Generator().manual_seed(0)
+    lstm = torch.nn.LSTM(28, 128, 2, batch_first=True)
+    head = torch.nn.Linear(128, 10)
+    x = torch.randn(64, 28, 28, generator=g)
+    y = torch.randint(0, 10, (64,), generator=g)
+    opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3, eps=1e-8)
+
+    def loss():
+        _, (h, _) = lstm(x)
+        return torch.nn.functional.cross_entropy(head(h[-1]), y)
+
+    train_loop("W7", opt, loss)
 
 
 def w2():
@@ -198,7 +229,8 @@ def w_lbfgs():
 
 
 if __name__ == "__main__":
-    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W5opt": w5opt, "WLBFGS": w_lbfgs}
+    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W5opt": w5opt, "WLBFGS": w_lbfgs,
+                 "W6": w6, "W7": w7}
     args = sys.argv[1:]
     MEMORY = "--memory" in args
     if "--steps" in args:

@@ -12,6 +12,11 @@
 //! - W5: one Adam step on a 10 M-element f32 parameter, gradient given.
 //! - W5opt: the same step for every optimizer of `OptimizerKind` (PyTorch
 //!   defaults, lr 1e-3), one figure `ms_<name>` each.
+//! - W6: one pre-norm transformer encoder block (d_model 128, 4 heads,
+//!   feed-forward 512, GELU, no dropout) on batch 32 × sequence 64,
+//!   mean-squared error to a fixed target, AdamW, f32.
+//! - W7: a 2-layer LSTM (input 28, hidden 128) over 28 steps at batch 64, a
+//!   linear 128→10 on the last layer's final state, cross-entropy, Adam, f32.
 //! - WLBFGS: L-BFGS (history 10, no line search) on W1's MLP over a full batch
 //!   of 60 000 random MNIST-sized samples: `ms_per_iteration`, `ms_per_eval`.
 //!
@@ -39,6 +44,7 @@ use tapegrad::tape::tensor::gemm::{Layout, matmul_into};
 use tapegrad::tape::{Tensor, Var};
 
 mod allocator;
+mod sequence;
 
 #[global_allocator]
 static ALLOCATOR: allocator::Chosen = allocator::Chosen;
@@ -109,23 +115,36 @@ fn train(
         ..Default::default()
     };
     let mut opt = Adam::new(params.clone(), cfg)?;
-    let mut step = || -> Result<(), BoxError> {
+    let loss = || Ok(cross_entropy(&model.forward(x)?, labels)?);
+    train_loop(wl, &params, &mut opt, loss, activations, opts)
+}
+
+/// Times `steps` training steps (zero_grad, `loss`, backward, `opt.step()`)
+/// and the optimizer step alone; with `--memory` also the peak RSS figures.
+fn train_loop(
+    wl: &str,
+    params: &[Var<f32>],
+    opt: &mut dyn Optimizer<f32>,
+    loss: impl Fn() -> Result<Var<f32>, BoxError>,
+    activations: usize,
+    opts: &Options,
+) -> Result<(), BoxError> {
+    let step = |opt: &mut dyn Optimizer<f32>| -> Result<(), BoxError> {
         opt.zero_grad();
-        let loss = cross_entropy(&model.forward(x)?, labels)?;
-        loss.backward()?;
+        loss()?.backward()?;
         opt.step()?;
         Ok(())
     };
     if opts.memory {
         emit(wl, "rss_before_training_mib", peak_rss_mib());
         for _ in 0..WARMUP {
-            step()?;
+            step(opt)?;
         }
         emit(wl, "peak_rss_after_10_steps_mib", peak_rss_mib());
     }
     let mut failure = None;
     let ms_step = timed_ms(WARMUP, opts.steps, || {
-        if let Err(e) = step() {
+        if let Err(e) = step(opt) {
             failure.get_or_insert(e);
         }
     });
@@ -134,7 +153,7 @@ fn train(
     }
     emit(wl, "ms_step", ms_step);
     if opts.memory {
-        memory_figures(wl, &params, activations);
+        memory_figures(wl, params, activations);
     }
     let ms_opt = timed_ms(WARMUP, opts.steps, || {
         opt.step().expect("the gradients are still there");
@@ -348,8 +367,10 @@ fn run(wl: &str, opts: &Options) -> Result<(), BoxError> {
         }
         "W5" => w5(),
         "W5opt" => w5_every_optimizer(),
+        "W6" => sequence::w6(opts),
+        "W7" => sequence::w7(opts),
         "WLBFGS" => w_lbfgs(),
-        other => Err(format!("unknown workload {other} (W1..W5, W5opt, WLBFGS)").into()),
+        other => Err(format!("unknown workload {other} (W1..W7, W5opt, WLBFGS)").into()),
     }
 }
 
@@ -371,7 +392,7 @@ fn main() -> Result<(), BoxError> {
         .filter(|a| a.starts_with('W'))
         .collect();
     for wl in if workloads.is_empty() {
-        vec!["W1", "W2", "W3", "W4", "W5"]
+        vec!["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
     } else {
         workloads
     } {
