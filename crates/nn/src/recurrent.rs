@@ -159,45 +159,42 @@ impl<T: Float> Recurrent<T> {
             Cell::Lstm => Some(self.initial(c0, n, "c_0")?),
             Cell::Gru => None,
         };
-        let (mut input, mut finals_h, mut finals_c) = (x, Vec::new(), Vec::new());
+        // The steps are kept apart between layers: taking step t out of one
+        // stacked tensor (a narrow) would give each step's gradient the size
+        // of the whole sequence, quadratic in its length.
+        let mut inputs: Vec<Var<T>> = (0..steps)
+            .map(|t| Ok(x.narrow(0, t, 1)?.reshape(&[n, x.shape()[2]])?))
+            .collect::<Result<_>>()?;
+        let (mut finals_h, mut finals_c) = (Vec::new(), Vec::new());
         for (k, weights) in self.layers.iter().enumerate() {
             if k > 0 && self.dropout.is_training() && self.dropout.p() > 0.0 {
-                input = self.dropout.forward(&input)?;
+                inputs = inputs
+                    .iter()
+                    .map(|x| self.dropout.forward(x))
+                    .collect::<Result<_>>()?;
             }
-            let in_size = input.shape()[2];
-            let projected = input
-                .reshape(&[steps * n, in_size])?
-                .linear(&weights.w_ih, weights.b_ih.as_ref())?
-                .reshape(&[steps, n, cell.gates() * self.hidden])?;
             let mut h = h0.narrow(0, k, 1)?.reshape(&[n, self.hidden])?;
             let mut c = match &c0 {
                 Some(c0) => Some(c0.narrow(0, k, 1)?.reshape(&[n, self.hidden])?),
                 None => None,
             };
-            let mut outputs = Vec::with_capacity(steps);
-            for t in 0..steps {
-                let xt = projected
-                    .narrow(0, t, 1)?
-                    .reshape(&[n, cell.gates() * self.hidden])?;
+            for input in &mut inputs {
+                let xt = input.linear(&weights.w_ih, weights.b_ih.as_ref())?;
                 let hh = h.linear(&weights.w_hh, weights.b_hh.as_ref())?;
                 (h, c) = match cell {
                     Cell::Lstm => {
-                        let (h2, c2) = self.lstm_step(
-                            &xt,
-                            &hh,
-                            c.as_ref().expect("an LSTM has a cell state"),
-                        )?;
+                        let c = c.as_ref().expect("an LSTM has a cell state");
+                        let (h2, c2) = self.lstm_step(&xt, &hh, c)?;
                         (h2, Some(c2))
                     }
                     Cell::Gru => (self.gru_step(&xt, &hh, &h)?, None),
                 };
-                outputs.push(h.clone());
+                *input = h.clone();
             }
             finals_h.push(h);
             finals_c.extend(c);
-            let refs: Vec<&Var<T>> = outputs.iter().collect();
-            input = Var::stack(&refs, 0)?;
         }
+        let input = Var::stack(&inputs.iter().collect::<Vec<_>>(), 0)?;
         let stack = |v: &[Var<T>]| Var::stack(&v.iter().collect::<Vec<_>>(), 0);
         let output = if self.batch_first {
             input.transpose(0, 1)?
