@@ -210,64 +210,69 @@ impl<T: Float> Conv2d<T> {
             },
         })
     }
+}
 
+conv_layer!(Conv2d, Conv2dOptions, conv2d_with, weight: "[out, in/groups, kh, kw]", setters: {
     /// Sets the stride (one value for both axes, or (s_h, s_w)).
-    pub fn stride(mut self, stride: impl IntoPair) -> Self {
-        self.options.stride = stride.into_pair();
-        self
-    }
-
+    stride: impl IntoPair => IntoPair::into_pair;
     /// Sets the zero padding added on each side (one value, or (p_h, p_w)).
-    pub fn padding(mut self, padding: impl IntoPair) -> Self {
-        self.options.padding = padding.into_pair();
-        self
-    }
-
+    padding: impl IntoPair => IntoPair::into_pair;
     /// Sets the dilation, the spacing between kernel taps (one value, or
     /// (d_h, d_w)).
-    pub fn dilation(mut self, dilation: impl IntoPair) -> Self {
-        self.options.dilation = dilation.into_pair();
-        self
-    }
+    dilation: impl IntoPair => IntoPair::into_pair;
+});
 
-    /// Drops the bias: y = W ⋆ x.
-    pub fn without_bias(mut self) -> Self {
-        self.bias = None;
-        self
-    }
+/// The parts every convolution layer shares, declared once: the option
+/// setters (one line each: name, argument type, conversion), `without_bias`,
+/// the accessors, the [`Module`] impl (forward through the named `Var` op) and
+/// `Debug`.
+macro_rules! conv_layer {
+    (
+        $layer:ident, $options:ident, $op:ident, weight: $weight_doc:literal,
+        setters: { $($(#[$doc:meta])* $name:ident: $arg:ty => $convert:expr;)* }
+    ) => {
+        impl<T: Float> $layer<T> {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $arg) -> Self {
+                    self.options.$name = $convert(value);
+                    self
+                }
+            )*
 
-    /// W, of shape [out, in/groups, kh, kw].
-    pub fn weight(&self) -> &Var<T> {
-        &self.weight
-    }
+            /// Drops the bias.
+            pub fn without_bias(mut self) -> Self {
+                self.bias = None;
+                self
+            }
 
-    /// b, of shape `[out]`, if the layer has one.
-    pub fn bias(&self) -> Option<&Var<T>> {
-        self.bias.as_ref()
-    }
+            #[doc = concat!("W, of shape ", $weight_doc, ".")]
+            pub fn weight(&self) -> &Var<T> {
+                &self.weight
+            }
 
-    /// Stride, padding, dilation and groups.
-    pub fn options(&self) -> Conv2dOptions {
-        self.options
-    }
-}
+            /// b, of shape `[out]`, if the layer has one.
+            pub fn bias(&self) -> Option<&Var<T>> {
+                self.bias.as_ref()
+            }
 
-impl<T: Float> Module<T> for Conv2d<T> {
-    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        Ok(x.conv2d_with(&self.weight, self.bias.as_ref(), self.options)?)
-    }
-
-    fn visit_own_parameters(&self, visit: &mut dyn FnMut(&str, &Var<T>)) {
-        visit("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            visit("bias", b);
+            /// The layer's options (stride, padding, dilation, groups, …).
+            pub fn options(&self) -> $options {
+                self.options
+            }
         }
-    }
-}
 
-/// Its name, its parameters' shapes and its children (see `dyn Module`'s `Debug`).
-impl<T: Float> std::fmt::Debug for Conv2d<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self as &dyn Module<T>, f)
-    }
+        impl<T: Float> Module<T> for $layer<T> {
+            fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+                Ok(x.$op(&self.weight, self.bias.as_ref(), self.options)?)
+            }
+
+            fn visit_own_parameters(&self, visit: &mut dyn FnMut(&str, &Var<T>)) {
+                crate::norm::visit_affine(Some(&self.weight), self.bias.as_ref(), visit);
+            }
+        }
+
+        crate::norm::debug_as_module!($layer);
+    };
 }
+pub(crate) use conv_layer;

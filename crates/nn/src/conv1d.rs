@@ -3,7 +3,7 @@
 use rand::Rng;
 use tapegrad_tape::{Conv1dOptions, Float, Var};
 
-use crate::conv::{WeightLayout, check_groups};
+use crate::conv::{WeightLayout, check_groups, conv_layer};
 use crate::error::Result;
 use crate::init;
 use crate::module::Module;
@@ -130,63 +130,13 @@ impl<T: Float> Conv1d<T> {
             },
         })
     }
+}
 
+conv_layer!(Conv1d, Conv1dOptions, conv1d, weight: "[out, in/groups, k]", setters: {
     /// Sets the stride.
-    pub fn stride(mut self, stride: usize) -> Self {
-        self.options.stride = stride;
-        self
-    }
-
+    stride: usize => std::convert::identity;
     /// Sets the zero padding added on each side.
-    pub fn padding(mut self, padding: usize) -> Self {
-        self.options.padding = padding;
-        self
-    }
-
+    padding: usize => std::convert::identity;
     /// Sets the dilation, the spacing between kernel taps.
-    pub fn dilation(mut self, dilation: usize) -> Self {
-        self.options.dilation = dilation;
-        self
-    }
-
-    /// Drops the bias.
-    pub fn without_bias(mut self) -> Self {
-        self.bias = None;
-        self
-    }
-
-    /// W, of shape [out, in/groups, k].
-    pub fn weight(&self) -> &Var<T> {
-        &self.weight
-    }
-
-    /// b, of shape `[out]`, if the layer has one.
-    pub fn bias(&self) -> Option<&Var<T>> {
-        self.bias.as_ref()
-    }
-
-    /// Stride, padding, dilation and groups.
-    pub fn options(&self) -> Conv1dOptions {
-        self.options
-    }
-}
-
-impl<T: Float> Module<T> for Conv1d<T> {
-    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        Ok(x.conv1d(&self.weight, self.bias.as_ref(), self.options)?)
-    }
-
-    fn visit_own_parameters(&self, visit: &mut dyn FnMut(&str, &Var<T>)) {
-        visit("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            visit("bias", b);
-        }
-    }
-}
-
-/// Its name, its parameters' shapes and its children (see `dyn Module`'s `Debug`).
-impl<T: Float> std::fmt::Debug for Conv1d<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self as &dyn Module<T>, f)
-    }
-}
+    dilation: usize => std::convert::identity;
+});

@@ -3,7 +3,7 @@
 use rand::Rng;
 use tapegrad_tape::{ConvTranspose2dOptions, Float, Var};
 
-use crate::conv::{WeightLayout, check_groups};
+use crate::conv::{WeightLayout, check_groups, conv_layer};
 use crate::error::Result;
 use crate::init;
 use crate::module::{IntoPair, Module};
@@ -144,71 +144,17 @@ impl<T: Float> ConvTranspose2d<T> {
             },
         })
     }
+}
 
+conv_layer!(ConvTranspose2d, ConvTranspose2dOptions, conv_transpose2d, weight: "[in, out/groups, kh, kw]", setters: {
     /// Sets the stride (one value for both axes, or (s_h, s_w)).
-    pub fn stride(mut self, stride: impl IntoPair) -> Self {
-        self.options.stride = stride.into_pair();
-        self
-    }
-
+    stride: impl IntoPair => IntoPair::into_pair;
     /// Sets the padding, taken off each side of the output.
-    pub fn padding(mut self, padding: impl IntoPair) -> Self {
-        self.options.padding = padding.into_pair();
-        self
-    }
-
+    padding: impl IntoPair => IntoPair::into_pair;
     /// Sets the output padding, rows (columns) added at the bottom (right) of
     /// the output; each must be smaller than the stride or the dilation of its
     /// axis, which the forward pass checks.
-    pub fn output_padding(mut self, output_padding: impl IntoPair) -> Self {
-        self.options.output_padding = output_padding.into_pair();
-        self
-    }
-
+    output_padding: impl IntoPair => IntoPair::into_pair;
     /// Sets the dilation, the spacing between kernel taps.
-    pub fn dilation(mut self, dilation: impl IntoPair) -> Self {
-        self.options.dilation = dilation.into_pair();
-        self
-    }
-
-    /// Drops the bias.
-    pub fn without_bias(mut self) -> Self {
-        self.bias = None;
-        self
-    }
-
-    /// W, of shape [in, out/groups, kh, kw].
-    pub fn weight(&self) -> &Var<T> {
-        &self.weight
-    }
-
-    /// b, of shape `[out]`, if the layer has one.
-    pub fn bias(&self) -> Option<&Var<T>> {
-        self.bias.as_ref()
-    }
-
-    /// Stride, padding, output padding, dilation and groups.
-    pub fn options(&self) -> ConvTranspose2dOptions {
-        self.options
-    }
-}
-
-impl<T: Float> Module<T> for ConvTranspose2d<T> {
-    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        Ok(x.conv_transpose2d(&self.weight, self.bias.as_ref(), self.options)?)
-    }
-
-    fn visit_own_parameters(&self, visit: &mut dyn FnMut(&str, &Var<T>)) {
-        visit("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            visit("bias", b);
-        }
-    }
-}
-
-/// Its name, its parameters' shapes and its children (see `dyn Module`'s `Debug`).
-impl<T: Float> std::fmt::Debug for ConvTranspose2d<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self as &dyn Module<T>, f)
-    }
-}
+    dilation: impl IntoPair => IntoPair::into_pair;
+});
