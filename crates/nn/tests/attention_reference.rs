@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{assert_rel_close, check_both, fixture_tensor, floats, load_fixture, randn};
+use common::{
+    assert_close_on_scale, assert_rel_close, check_both, fixture_tensor, floats, load_fixture,
+    randn,
+};
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
 use tapegrad_nn::{MhaOptions, Module, MultiheadAttention};
@@ -34,20 +37,6 @@ fn build(case: &Value) -> MultiheadAttention<f64> {
 
 fn close(what: &str, got: &Var<f64>, want: &Value) {
     assert_rel_close(what, got.value().data(), &floats(&want["value"]), RTOL);
-}
-
-/// Elementwise |a − b| ≤ RTOL · max(|b|, max |want|): the key bias's
-/// gradient is 0 in exact arithmetic (a softmax ignores a shift shared by a
-/// row), so both sides hold rounding noise there, judged on the tensor's scale.
-fn close_on_scale(what: &str, got: &[f64], want: &[f64]) {
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a - b).abs() <= RTOL * b.abs().max(scale),
-            "{what}[{i}]: {a:e} vs {b:e}"
-        );
-    }
-    assert_eq!(got.len(), want.len(), "{what}");
 }
 
 #[test]
@@ -107,10 +96,11 @@ fn every_case_matches_pytorch() {
             }
         }
         for (n, p) in mha.named_parameters() {
-            close_on_scale(
+            assert_close_on_scale(
                 &format!("{name} ∂{n}"),
                 p.grad().unwrap().data(),
                 &floats(&grads[&n]["value"]),
+                RTOL,
             );
         }
     }

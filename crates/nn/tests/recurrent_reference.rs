@@ -6,24 +6,14 @@
 
 mod common;
 
-use common::{check_both, fixture_path, fixture_tensor, floats, load_fixture, randn};
+use common::{
+    assert_close_on_scale, assert_written_back, check_both, fixture_path, fixture_tensor, floats,
+    load_fixture, randn,
+};
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
-use tapegrad_nn::{Gru, Lstm, Module, load_safetensors, save_safetensors};
+use tapegrad_nn::{Gru, Lstm, Module, load_safetensors};
 use tapegrad_tape::{Float, Tensor, Var};
-
-/// |a − b| ≤ rtol · max(|b|, max |want|): gradients near 0 are judged on
-/// the tensor's scale.
-fn close(what: &str, got: &[f64], want: &[f64], rtol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a - b).abs() <= rtol * b.abs().max(scale),
-            "{what}[{i}]: {a:e} vs {b:e}"
-        );
-    }
-}
 
 fn sizes(case: &Value) -> (usize, usize, usize) {
     let n = |k: &str| case[k].as_u64().unwrap() as usize;
@@ -79,13 +69,13 @@ fn every_case_matches_pytorch() {
         let h0 = case.get("h_0").map(|t| Var::parameter(fixture_tensor(t)));
         let c0 = case.get("c_0").map(|t| Var::parameter(fixture_tensor(t)));
         let (net, out, hn, cn) = run_case(case, &x, h0.as_ref(), c0.as_ref());
-        close(
+        assert_close_on_scale(
             &format!("{name} output"),
             out.value().data(),
             &floats(&case["output"]["value"]),
             1e-10,
         );
-        close(
+        assert_close_on_scale(
             &format!("{name} h_n"),
             hn.value().data(),
             &floats(&case["h_n"]["value"]),
@@ -98,7 +88,7 @@ fn every_case_matches_pytorch() {
         };
         let mut loss = weigh(&out, "p").add(&weigh(&hn, "q")).unwrap();
         if let Some(cn) = &cn {
-            close(
+            assert_close_on_scale(
                 &format!("{name} c_n"),
                 cn.value().data(),
                 &floats(&case["c_n"]["value"]),
@@ -114,7 +104,7 @@ fn every_case_matches_pytorch() {
         leaves.extend(net.named_parameters());
         assert_eq!(leaves.len(), grads.as_object().unwrap().len());
         for (n, v) in leaves {
-            close(
+            assert_close_on_scale(
                 &format!("{name} ∂{n}"),
                 v.grad().unwrap().data(),
                 &floats(&grads[&n]["value"]),
@@ -141,25 +131,14 @@ fn saved_reproduces<T: Float>(dtype: &str, rtol: f64) {
     let (out, (h, c)) = net.run(&Var::constant(x), None).unwrap();
     for (what, v) in [("output", out), ("h_n", h), ("c_n", c)] {
         let got: Vec<f64> = v.value().data().iter().map(|x| x.to_f64()).collect();
-        close(
+        assert_close_on_scale(
             &format!("saved {dtype} {what}"),
             &got,
             &floats(&io[what]["value"]),
             rtol,
         );
     }
-    let path = std::env::temp_dir().join(format!(
-        "tapegrad-lstm-{dtype}-{}.safetensors",
-        std::process::id()
-    ));
-    save_safetensors(&net, &path).unwrap();
-    let ours = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    assert_eq!(
-        ours,
-        std::fs::read(&file).unwrap(),
-        "{dtype}: written back byte for byte"
-    );
+    assert_written_back(&net, &file, &format!("lstm-{dtype}"));
 }
 
 #[test]

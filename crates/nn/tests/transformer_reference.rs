@@ -6,12 +6,15 @@
 
 mod common;
 
-use common::{fixture_path, fixture_tensor, floats, load_fixture, usizes};
+use common::{
+    assert_close_on_scale, assert_written_back, fixture_path, fixture_tensor, floats, load_fixture,
+    usizes,
+};
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
 use tapegrad_nn::{
     EncoderLayerConfig, EncoderMasks, FeedForwardActivation, LayerNorm, Module, TransformerEncoder,
-    TransformerEncoderLayer, load_safetensors, save_safetensors,
+    TransformerEncoderLayer, load_safetensors,
 };
 use tapegrad_tape::{Float, Tensor, Var};
 
@@ -62,19 +65,6 @@ impl<T: Float> EncodeModule<T> for TransformerEncoder<T> {
     }
 }
 
-/// |a − b| ≤ rtol · max(|b|, max |want|) elementwise (some gradients, such as
-/// the key bias's, are 0 in exact arithmetic and rounding noise on both sides).
-fn close(what: &str, got: &[f64], want: &[f64], rtol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a - b).abs() <= rtol * b.abs().max(scale),
-            "{what}[{i}]: {a:e} vs {b:e}"
-        );
-    }
-}
-
 #[test]
 fn every_case_matches_pytorch() {
     let fixture = load_fixture("transformer_reference.json");
@@ -100,7 +90,7 @@ fn every_case_matches_pytorch() {
         };
         let out = model.run(&x, masks).unwrap();
         assert_eq!(out.shape(), usizes(&case["output"]["shape"]));
-        close(
+        assert_close_on_scale(
             &format!("{name} output"),
             out.value().data(),
             &floats(&case["output"]["value"]),
@@ -112,14 +102,14 @@ fn every_case_matches_pytorch() {
             .backward()
             .unwrap();
         let grads = &case["grads"];
-        close(
+        assert_close_on_scale(
             &format!("{name} ∂input"),
             x.grad().unwrap().data(),
             &floats(&grads["input"]["value"]),
             1e-10,
         );
         for (n, p) in &params {
-            close(
+            assert_close_on_scale(
                 &format!("{name} ∂{n}"),
                 p.grad().unwrap().data(),
                 &floats(&grads[n]["value"]),
@@ -148,25 +138,14 @@ fn saved_reproduces<T: Float>(dtype: &str, rtol: f64) {
     .unwrap();
     let out = model.forward(&Var::constant(x)).unwrap().value();
     let got: Vec<f64> = out.data().iter().map(|v| v.to_f64()).collect();
-    close(
+    assert_close_on_scale(
         &format!("saved {dtype}"),
         &got,
         &floats(&io["output"]["value"]),
         rtol,
     );
     // Saved here, the file holds PyTorch's names, shapes and values: the same bytes.
-    let path = std::env::temp_dir().join(format!(
-        "tapegrad-transformer-{dtype}-{}.safetensors",
-        std::process::id()
-    ));
-    save_safetensors(model.as_ref(), &path).unwrap();
-    let ours = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    assert_eq!(
-        ours,
-        std::fs::read(&file).unwrap(),
-        "{dtype}: written back byte for byte"
-    );
+    assert_written_back(model.as_ref(), &file, &format!("transformer-{dtype}"));
 }
 
 #[test]

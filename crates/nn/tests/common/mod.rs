@@ -78,6 +78,42 @@ pub fn assert_rel_close(what: &str, actual: &[f64], expected: &[f64], rtol: f64)
     }
 }
 
+/// Asserts |a − b| ≤ rtol · max(|b|, max |expected|) elementwise: relative
+/// where values are large, on the tensor's scale where they are near 0 (a
+/// gradient that is 0 in exact arithmetic, such as attention's key bias's,
+/// holds rounding noise on both sides).
+pub fn assert_close_on_scale(what: &str, actual: &[f64], expected: &[f64], rtol: f64) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= rtol * e.abs().max(scale),
+            "{what}[{i}]: got {a:e}, expected {e:e}"
+        );
+    }
+}
+
+/// Saves `model` and asserts the file is byte for byte `file` (a file PyTorch
+/// wrote): the same names, shapes, dtypes and values.
+pub fn assert_written_back<T: tapegrad_tape::Float>(
+    model: &dyn tapegrad_nn::Module<T>,
+    file: &std::path::Path,
+    what: &str,
+) {
+    let path = std::env::temp_dir().join(format!(
+        "tapegrad-{what}-{}.safetensors",
+        std::process::id()
+    ));
+    tapegrad_nn::save_safetensors(model, &path).unwrap();
+    let ours = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        ours,
+        std::fs::read(file).unwrap(),
+        "{what}: written back byte for byte"
+    );
+}
+
 /// A seeded random normal tensor.
 pub fn randn(shape: &[usize], seed: u64) -> Tensor<f64> {
     Tensor::rand_normal(shape, 0.0, 1.0, &mut StdRng::seed_from_u64(seed))

@@ -75,6 +75,18 @@ fn affine<T: Float>(
     }
 }
 
+/// The shape of an input that must be `[N, C, …]` (rank 2 or more).
+fn channels_first(op: &'static str, shape: &[usize]) -> Result<Vec<usize>> {
+    if shape.len() >= 2 {
+        return Ok(shape.to_vec());
+    }
+    Err(TapeError::InvalidShape {
+        op,
+        shape: shape.into(),
+        reason: "must be [N, C, …]".into(),
+    })
+}
+
 /// `[C, 1, …, 1]`: a per-channel vector shaped to broadcast over `[N, C, …]`.
 fn channel_view(channels: usize, ndim: usize) -> Vec<usize> {
     let mut view = vec![1; ndim - 1];
@@ -206,14 +218,7 @@ impl<T: Float> Var<T> {
     ) -> Result<Var<T>> {
         let op = "group_norm";
         check_eps(op, eps)?;
-        let shape = self.shape().to_vec();
-        if shape.len() < 2 {
-            return Err(TapeError::InvalidShape {
-                op,
-                shape: shape.as_slice().into(),
-                reason: "must be [N, C, …]".into(),
-            });
-        }
+        let shape = channels_first(op, self.shape())?;
         let (n, c) = (shape[0], shape[1]);
         if num_groups == 0 || !c.is_multiple_of(num_groups) {
             let reason = format!("must divide the {c} channels");
@@ -268,14 +273,7 @@ impl<T: Float> Var<T> {
     ) -> Result<Var<T>> {
         let op = "batch_norm";
         check_eps(op, eps)?;
-        let shape = self.shape().to_vec();
-        if shape.len() < 2 {
-            return Err(TapeError::InvalidShape {
-                op,
-                shape: shape.as_slice().into(),
-                reason: "must be [N, C, …]".into(),
-            });
-        }
+        let shape = channels_first(op, self.shape())?;
         let c = shape[1];
         check_affine("batch_norm (weight)", weight, &[c])?;
         check_affine("batch_norm (bias)", bias, &[c])?;
