@@ -254,6 +254,47 @@ pub trait Module<T: Float>: Send + Sync {
     }
 }
 
+/// A boxed module is the module it holds, so a model chosen at run time
+/// (`Box<dyn Module<T>>`) goes wherever a module does.
+///
+/// ```
+/// use rand::{SeedableRng, rngs::StdRng};
+/// use tapegrad_nn::{Linear, Module, Relu};
+/// let pick = |deep: bool| -> Box<dyn Module<f64>> {
+///     let rng = &mut StdRng::seed_from_u64(0);
+///     if deep { Box::new(tapegrad_nn::Sequential::new().push(Linear::new(3, 3, rng)).push(Relu)) } else { Box::new(Linear::new(3, 3, rng)) }
+/// };
+/// let count = |m: &dyn Module<f64>| m.parameters().len();
+/// assert_eq!(count(&pick(true)), 2);
+/// assert_eq!(format!("{:?}", pick(false)), format!("{:?}", &*pick(false) as &dyn Module<f64>));
+/// ```
+impl<T: Float, M: Module<T> + ?Sized> Module<T> for Box<M> {
+    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+        (**self).forward(x)
+    }
+    fn forward_traced(&self, x: &Var<T>, trace: &mut dyn FnMut(&str, &Var<T>)) -> Result<Var<T>> {
+        (**self).forward_traced(x, trace)
+    }
+    fn visit_own_parameters(&self, visit: &mut dyn FnMut(&str, &Var<T>)) {
+        (**self).visit_own_parameters(visit)
+    }
+    fn visit_children(&self, visit: &mut dyn FnMut(&str, &dyn Module<T>)) {
+        (**self).visit_children(visit)
+    }
+    fn visit_own_generators(&self, visit: &mut dyn FnMut(&str, &Generator)) {
+        (**self).visit_own_generators(visit)
+    }
+    fn layer_name(&self) -> &'static str {
+        (**self).layer_name()
+    }
+    fn set_own_training(&self, training: bool) {
+        (**self).set_own_training(training)
+    }
+    fn visit_own_buffers(&self, visit: &mut dyn FnMut(&str, &Buffer<T>)) {
+        (**self).visit_own_buffers(visit)
+    }
+}
+
 /// A size given for both spatial axes at once (`3`) or per axis (`(3, 5)`), as
 /// PyTorch's `int or tuple` arguments.
 ///

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use tapegrad_checkpoint::{Checkpoint as Saved, SavedCheckpoint};
-use tapegrad_nn::Sequential;
+use tapegrad_nn::Module;
 use tapegrad_optim::Optimizer;
 
 use super::config::{DataSource, ModelKind, OptimizerKind, RunSpec, ScheduleKind};
@@ -79,7 +79,7 @@ pub fn save_checkpoint(
     out: &Path,
     (epoch, step): (usize, usize),
     spec: &RunSpec,
-    model: &Sequential,
+    model: &dyn Module<f32>,
     optimizer: &dyn Optimizer<f32>,
     schedule: &ScheduleRecord,
     history: &[EpochMetrics],
@@ -171,7 +171,7 @@ impl Checkpoint {
     /// optimizer as they were.
     pub fn restore(
         &self,
-        model: &Sequential,
+        model: &dyn Module<f32>,
         optimizer: &mut dyn Optimizer<f32>,
     ) -> Result<Vec<EpochMetrics>> {
         let path = self.dir.join(METRICS);
@@ -218,6 +218,7 @@ fn describe(ck: Saved, s: &RunSpec) -> Saved {
         .meta("weight_decay", format!("{:?}", s.weight_decay))
         .meta("bias_correction", s.bias_correction.to_string())
         .meta("schedule", s.schedule.name())
+        .meta("clip_grad_norm", clip_text(s.clip_grad_norm))
         .meta("lookahead", lookahead_text(s.lookahead))
         .meta("batch_size", s.batch_size.to_string())
         .meta("seed", s.seed.to_string())
@@ -254,10 +255,20 @@ fn parse(saved: &SavedCheckpoint) -> std::result::Result<RunSpec, String> {
         schedule: get("schedule")?
             .parse::<ScheduleKind>()
             .map_err(|e| e.to_string())?,
+        // Checkpoints from before clipping existed did not clip.
+        clip_grad_norm: match saved.meta("clip_grad_norm") {
+            None | Some("none") => None,
+            Some(text) => Some(text.parse().map_err(|_| "bad clip_grad_norm")?),
+        },
         lookahead: parse_lookahead(get("lookahead")?).ok_or("bad lookahead")?,
         batch_size: int("batch_size")? as usize,
         seed: int("seed")?,
     })
+}
+
+/// `none`, or the norm.
+fn clip_text(clip: Option<f64>) -> String {
+    clip.map_or("none".into(), |c| format!("{c:?}"))
 }
 
 /// `none`, or `K ALPHA`.
@@ -309,6 +320,11 @@ pub fn spec_mismatch(given: &RunSpec, saved: &RunSpec) -> Option<String> {
         "--schedule",
         given.schedule.name().to_owned(),
         saved.schedule.name().to_owned(),
+    );
+    check(
+        "--clip-grad-norm",
+        clip_text(given.clip_grad_norm),
+        clip_text(saved.clip_grad_norm),
     );
     check(
         "--lookahead",

@@ -43,6 +43,9 @@ pub struct Args {
     /// The learning-rate schedule over the run's T steps [default: constant]
     #[arg(long, value_parser = schedule_kind())]
     pub schedule: Option<ScheduleKind>,
+    /// Clip the gradients' joint 2-norm to MAX before every step [default: no clipping]
+    #[arg(long, value_name = "MAX", value_parser = positive_f64, allow_negative_numbers = true)]
+    pub clip_grad_norm: Option<f64>,
     /// Lookahead around the optimizer: every K steps the slow weights move
     /// ALPHA of the way to the fast ones, which restart there (e.g. 5,0.5)
     #[arg(long, value_name = "K,ALPHA", value_parser = lookahead, allow_negative_numbers = true)]
@@ -213,6 +216,7 @@ impl Args {
             }),
             bias_correction: !self.no_bias_correction && (fresh || base.bias_correction),
             schedule: self.schedule.unwrap_or(base.schedule),
+            clip_grad_norm: self.clip_grad_norm.or(base.clip_grad_norm),
             lookahead: self.lookahead.or(base.lookahead),
             batch_size: self.batch_size.unwrap_or(base.batch_size),
             seed: self.seed.unwrap_or(base.seed),

@@ -12,6 +12,10 @@ pub enum ModelKind {
     Mlp,
     /// Convolutional: conv → ReLU → max-pool blocks, then a linear layer.
     Cnn,
+    /// A Vision Transformer: patches, a class token, 4 pre-norm GELU blocks.
+    Vit,
+    /// An LSTM reading the image row by row, a linear layer on its last state.
+    Lstm,
 }
 
 /// The learning rate used when `--lr` is not given: what trains the default
@@ -71,6 +75,8 @@ pub struct RunSpec {
     pub bias_correction: bool,
     /// The learning-rate schedule over the run's steps.
     pub schedule: ScheduleKind,
+    /// Clip the gradients' joint 2-norm to this before every step.
+    pub clip_grad_norm: Option<f64>,
     /// Lookahead around the optimizer: every k steps the slow weights move
     /// α of the way to the fast ones, which restart from them (k, α).
     pub lookahead: Option<(usize, f64)>,
@@ -91,6 +97,7 @@ impl Default for RunSpec {
             weight_decay: 0.0,
             bias_correction: true,
             schedule: ScheduleKind::Constant,
+            clip_grad_norm: None,
             lookahead: None,
             batch_size: 32,
             seed: 0,

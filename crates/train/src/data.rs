@@ -13,7 +13,8 @@ pub const TEST_FRACTION: f64 = 0.2;
 /// A run's training and test sets, standardized and shaped for the model.
 #[derive(Debug, Clone)]
 pub struct Splits {
-    /// Training samples: `[N, 1, H, W]` for a CNN, `[N, D]` for an MLP.
+    /// Training samples: `[N, 1, H, W]` for a CNN or a ViT, `[N, H, W]` for
+    /// an LSTM, `[N, D]` for an MLP.
     pub train: Dataset,
     /// Test samples, shaped as `train`.
     pub test: Dataset,
@@ -75,14 +76,17 @@ fn read_path(path: &Path, seed: u64) -> Result<(Dataset, Dataset, bool)> {
     Ok((train, test, false))
 }
 
-/// `[N, H, W]` images become `[N, 1, H, W]` for a CNN; anything becomes `[N, D]` for an MLP.
+/// `[N, H, W]` images become `[N, 1, H, W]` for a CNN or a ViT and stay rows
+/// for an LSTM; anything becomes `[N, D]` for an MLP.
 fn shape_for(model: ModelKind, set: &Dataset, source: &DataSource) -> Result<Dataset> {
+    let images = set.sample_shape().len() == 2;
     match model {
         ModelKind::Mlp => Ok(set.flatten()),
-        ModelKind::Cnn if set.sample_shape().len() == 2 => Ok(set.with_channel_dim()?),
-        ModelKind::Cnn => Err(TrainError::InvalidArgument {
+        ModelKind::Cnn | ModelKind::Vit if images => Ok(set.with_channel_dim()?),
+        ModelKind::Lstm if images => Ok(set.clone()),
+        other => Err(TrainError::InvalidArgument {
             name: "--model",
-            value: "cnn".into(),
+            value: crate::checkpoint::value_name(&other),
             reason: format!(
                 "{source} holds vectors of {} features, not images; use --model mlp",
                 set.sample_len()

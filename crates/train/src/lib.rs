@@ -40,7 +40,9 @@ pub use data::{Splits, TEST_FRACTION, load_splits};
 pub use error::{Result, TrainError};
 pub use eval::{EVAL_BATCH, count_correct, evaluate};
 pub use metrics::{CSV_HEADER, EpochMetrics, parse_csv, read_csv, to_csv, write_csv};
-pub use model::{LARGE_IMAGE, MLP_HIDDEN, build_model, cnn, mlp};
+pub use model::{
+    LARGE_IMAGE, LSTM_HIDDEN, MLP_HIDDEN, RowLstm, Vit, VitConfig, VitPool, build_model, cnn, mlp,
+};
 pub use optimizer::build_optimizer;
 pub use plot::plot_metrics;
 pub use run::{Outcome, train};

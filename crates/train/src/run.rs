@@ -6,8 +6,8 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tapegrad_data::{Dataset, batches};
-use tapegrad_nn::{Module, Sequential, cross_entropy};
-use tapegrad_optim::Optimizer;
+use tapegrad_nn::{Module, cross_entropy};
+use tapegrad_optim::{Optimizer, clip_grad_norm};
 use tapegrad_tape::Var;
 
 use super::checkpoint::{
@@ -30,7 +30,7 @@ pub struct Outcome {
     /// The metrics of every epoch so far, including those before a resume.
     pub history: Vec<EpochMetrics>,
     /// The trained network.
-    pub model: Sequential,
+    pub model: Box<dyn Module<f32>>,
     /// The latest checkpoint written, if any epoch ran.
     pub checkpoint: Option<PathBuf>,
 }
@@ -63,7 +63,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
     )?;
     let mut optimizer = build_optimizer(spec, model.parameters())?;
     let mut history = match &resume {
-        Some(ck) => ck.restore(&model, optimizer.as_mut())?,
+        Some(ck) => ck.restore(model.as_ref(), optimizer.as_mut())?,
         None => Vec::new(),
     };
     let per_epoch = splits.train.len().div_ceil(spec.batch_size);
@@ -77,7 +77,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
     create_dir(&config.out)?;
     remove_stale_temps(&config.out)?;
     let reporter = Reporter::new(config.quiet);
-    introduce(&reporter, config, &splits, &model, resume.as_ref());
+    introduce(&reporter, config, &splits, model.as_ref(), resume.as_ref());
     history.iter().for_each(|m| reporter.row(m));
     let last = config
         .stop_after
@@ -86,7 +86,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
     for epoch in history.len() + 1..=last {
         let bar_epochs = config.epochs;
         let m = run_epoch(
-            &model,
+            model.as_ref(),
             optimizer.as_mut(),
             &mut schedule,
             &splits,
@@ -106,7 +106,7 @@ pub fn train(config: &TrainConfig) -> Result<Outcome> {
             &config.out,
             (epoch, epoch * per_epoch),
             spec,
-            &model,
+            model.as_ref(),
             optimizer.as_ref(),
             &schedule.record(),
             &history,
@@ -135,6 +135,15 @@ fn validate(config: &TrainConfig) -> Result<()> {
     if !(s.weight_decay.is_finite() && s.weight_decay >= 0.0) {
         return invalid("--weight-decay", s.weight_decay.to_string(), "must be ≥ 0");
     }
+    if let Some(c) = s.clip_grad_norm
+        && !(c.is_finite() && c > 0.0)
+    {
+        return invalid(
+            "--clip-grad-norm",
+            c.to_string(),
+            "must be a positive number",
+        );
+    }
     if s.batch_size == 0 {
         return invalid("--batch-size", "0".into(), "must be at least 1");
     }
@@ -160,7 +169,7 @@ fn introduce(
     reporter: &Reporter,
     config: &TrainConfig,
     splits: &Splits,
-    model: &Sequential,
+    model: &dyn Module<f32>,
     resume: Option<&Checkpoint>,
 ) {
     let s = &config.spec;
@@ -204,7 +213,7 @@ fn introduce(
 
 /// One epoch: shuffled minibatch steps, then evaluation on the test set.
 fn run_epoch(
-    model: &Sequential,
+    model: &dyn Module<f32>,
     optimizer: &mut dyn Optimizer<f32>,
     schedule: &mut RunSchedule,
     splits: &Splits,
@@ -241,7 +250,7 @@ fn run_epoch(
 
 /// The steps of one epoch; returns (mean loss, accuracy, seconds) over its batches.
 fn train_epoch(
-    model: &Sequential,
+    model: &dyn Module<f32>,
     optimizer: &mut dyn Optimizer<f32>,
     schedule: &mut RunSchedule,
     train: &Dataset,
@@ -267,6 +276,9 @@ fn train_epoch(
             let logits = model.forward(&x)?;
             let loss = cross_entropy(&logits, &y)?;
             loss.backward()?;
+            if let Some(max_norm) = spec.clip_grad_norm {
+                clip_grad_norm(&params, max_norm, 2.0, false)?;
+            }
             let value = loss.item()?;
             start_point.get_or_insert_with(|| (value, count_correct(&logits.value(), &y)));
             Ok(f64::from(value))

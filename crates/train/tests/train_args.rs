@@ -127,7 +127,7 @@ fn bad_model_is_one_line_naming_the_choices() {
     assert!(matches!(err, TrainError::Usage(_)));
     assert_eq!(
         err.to_string(),
-        "invalid value 'resnet' for '--model <MODEL>' [possible values: mlp, cnn]"
+        "invalid value 'resnet' for '--model <MODEL>' [possible values: mlp, cnn, vit, lstm]"
     );
 }
 

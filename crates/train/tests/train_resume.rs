@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use tapegrad_nn::Module;
 use tapegrad_train::{
     EpochMetrics, ModelKind, OptimizerKind, Outcome, RunSpec, ScheduleKind, TrainConfig,
     TrainError, find_checkpoint, train,

@@ -1,9 +1,16 @@
-//! The two networks the program trains, as `Sequential` stacks with PyTorch's
-//! layer names and default initialization.
+//! The networks the program trains, with PyTorch's layer names and default
+//! initialization: the MLP and the CNN as `Sequential` stacks, the ViT and
+//! the row LSTM as modules of their own.
+
+mod row_lstm;
+mod vit;
+
+pub use row_lstm::{LSTM_HIDDEN, RowLstm};
+pub use vit::{Vit, VitConfig, VitPool};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tapegrad_nn::{Conv2d, Flatten, Linear, MaxPool2d, Relu, Sequential};
+use tapegrad_nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, Relu, Sequential};
 
 use super::config::ModelKind;
 use super::error::{Result, TrainError};
@@ -87,15 +94,39 @@ pub fn cnn(sample_shape: &[usize], classes: usize, rng: &mut StdRng) -> Result<S
 }
 
 /// The network of `kind` for samples of `sample_shape`, initialized from `seed`.
+///
+/// ```
+/// use tapegrad_train::{ModelKind, build_model};
+/// let vit = build_model(ModelKind::Vit, &[1, 28, 28], 10, 0).unwrap();
+/// assert_eq!(vit.named_parameters()[1].1.shape(), &[1, 50, 64]); // 7 × 7 patches and the class token
+/// let lstm = build_model(ModelKind::Lstm, &[28, 28], 10, 0).unwrap();
+/// assert_eq!(lstm.named_parameters()[0].1.shape(), &[4 * 128, 28]);
+/// ```
 pub fn build_model(
     kind: ModelKind,
     sample_shape: &[usize],
     classes: usize,
     seed: u64,
-) -> Result<Sequential> {
+) -> Result<Box<dyn Module<f32>>> {
     let mut rng = StdRng::seed_from_u64(seed);
-    match kind {
-        ModelKind::Mlp => Ok(mlp(sample_shape.iter().product(), classes, &mut rng)),
-        ModelKind::Cnn => cnn(sample_shape, classes, &mut rng),
-    }
+    let refused = |name: &str, reason: String| TrainError::InvalidArgument {
+        name: "--model",
+        value: name.into(),
+        reason,
+    };
+    Ok(match kind {
+        ModelKind::Mlp => Box::new(mlp(sample_shape.iter().product(), classes, &mut rng)),
+        ModelKind::Cnn => Box::new(cnn(sample_shape, classes, &mut rng)?),
+        ModelKind::Vit => {
+            let side = sample_shape.iter().skip(1).copied().min().unwrap_or(0);
+            let config = VitConfig::for_side(side);
+            Box::new(
+                Vit::new(sample_shape, classes, config, &mut rng).map_err(|r| refused("vit", r))?,
+            )
+        }
+        ModelKind::Lstm => Box::new(
+            RowLstm::new(sample_shape, classes, LSTM_HIDDEN, 1, &mut rng)
+                .map_err(|r| refused("lstm", r))?,
+        ),
+    })
 }
