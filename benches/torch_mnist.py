@@ -14,7 +14,8 @@ log) and the test accuracy:
 `cnn` and `mlp` train with Adam (lr 1e-3, batch 64); `vit` with AdamW (lr
 1e-3, weight decay 0.05), a linear warm-up over the first twentieth of the
 steps from lr/100 then cosine decay to 0, gradients clipped to norm 1, batch
-128; `lstm` with Adam (lr 1e-3, batch 64), gradients clipped to norm 1.
+128; `lstm` with Adam (lr 1e-3, batch 64), cosine decay to 0, gradients
+clipped to norm 1.
 """
 import gzip
 import math
@@ -117,7 +118,9 @@ def recipe(kind, net, steps):
         ], [warmup])
         return opt, sched, 1.0
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    return opt, None, 1.0 if kind == "lstm" else None
+    if kind == "lstm":
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps), 1.0
+    return opt, None, None
 
 
 BATCH = {"vit": 128}

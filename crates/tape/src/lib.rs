@@ -25,6 +25,7 @@ pub mod ops;
 pub mod shape;
 pub mod tensor;
 pub mod var;
+mod vecmath;
 
 pub use anomaly::{detect_anomaly, is_anomaly_enabled, set_detect_anomaly};
 pub use denormal::set_flush_denormal;

@@ -506,13 +506,13 @@ fn pow_scalar<T: Float>(x: T, p: T) -> T {
     }
 }
 
+/// 1/(1 + e⁻ˣ) for x ≥ 0 and eˣ/(1 + eˣ) below (so that e never overflows),
+/// both from one e = e^(−|x|) and a select, which vectorizes.
+#[inline(always)]
 fn sigmoid_scalar<T: Float>(x: T) -> T {
-    if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::ONE + e)
-    }
+    let e = (-x.abs()).exp();
+    let numerator = if x >= T::ZERO { T::ONE } else { e };
+    numerator / (T::ONE + e)
 }
 
 /// Gradients of maximum or minimum, as PyTorch's rule: `where(a = b, g/2, g)`

@@ -32,6 +32,33 @@ fn par_collect<T: Float>(
     out
 }
 
+/// `out[i] = f(src[i])` for every i (`out` as long as `src`), compiled for
+/// AVX-512 when the CPU has it so that a branch-free `f` runs 16 lanes wide.
+/// The same IEEE operations either way (nothing is fused), so results do not
+/// depend on the CPU.
+fn map_slice<T: Float>(src: &[T], out: &mut [MaybeUninit<T>], f: &impl Fn(T) -> T) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        return unsafe { map_slice_avx512(src, out, f) };
+    }
+    map_slice_plain(src, out, f);
+}
+
+#[inline(always)]
+fn map_slice_plain<T: Float>(src: &[T], out: &mut [MaybeUninit<T>], f: &impl Fn(T) -> T) {
+    assert_eq!(src.len(), out.len());
+    out.iter_mut().zip(src).for_each(|(o, &x)| {
+        o.write(f(x));
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn map_slice_avx512<T: Float>(src: &[T], out: &mut [MaybeUninit<T>], f: &impl Fn(T) -> T) {
+    map_slice_plain(src, out, f);
+}
+
 /// Calls `f(out_offset, a_offset, b_offset)` for every element of a broadcast
 /// result of shape `out_shape`, walking the index like an odometer.
 fn for_each_broadcast(
@@ -111,16 +138,18 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(t.data(), &[0.0, 1.0, 4.0]);
     /// ```
     pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Self {
-        // Collected rather than written into a zero-filled buffer: the fill
-        // would be a second pass over memory that is about to be overwritten.
-        let out = if self.numel() < PAR_THRESHOLD {
-            self.data().iter().map(|&x| f(x)).collect()
+        // Written into uninitialized memory rather than a zero-filled buffer:
+        // the fill would be a second pass over memory about to be overwritten.
+        let n = self.numel();
+        let out = if n < PAR_THRESHOLD {
+            let mut out = Vec::with_capacity(n);
+            map_slice(self.data(), &mut out.spare_capacity_mut()[..n], &f);
+            // SAFETY: map_slice wrote every one of the n slots.
+            unsafe { out.set_len(n) };
+            out
         } else {
-            par_collect(self.numel(), |start, out| {
-                let src = &self.data()[start..start + out.len()];
-                out.iter_mut().zip(src).for_each(|(o, &x)| {
-                    o.write(f(x));
-                });
+            par_collect(n, |start, out| {
+                map_slice(&self.data()[start..start + out.len()], out, &f);
             })
         };
         Self::from_parts(out, Shape::from_slice(&self.shape))
