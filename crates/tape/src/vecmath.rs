@@ -1,4 +1,5 @@
-//! erf and exp for f32 written without branches or library calls, so that a
+//! erf, exp, expm1 and tanh for f32 written without branches or library
+//! calls, so that a
 //! loop over a tensor's elements compiles to vector instructions (the libm
 //! functions are scalar calls). Each result is within 2 units in the last
 //! place of the exact value (tests/f32_math.rs measures the worst case), and
@@ -65,4 +66,62 @@ pub(crate) fn erf_f32(x: f32) -> f32 {
     let p = P[1..].iter().fold(P[0], |acc, &c| acc * x2 + c);
     let q = Q[1..].iter().fold(Q[0], |acc, &c| acc * x2 + c);
     (x * p / q) as f32
+}
+
+/// ln 2 split for f64 (fdlibm's): n · `LN2_HI_F64` is exact for |n| < 2²⁰.
+#[allow(clippy::excessive_precision)]
+const LN2_HI_F64: f64 = 6.931_471_803_691_238_164_90e-01;
+#[allow(clippy::excessive_precision)]
+const LN2_LO_F64: f64 = 1.908_214_929_270_587_700_02e-10;
+/// 1.5 · 2⁵², the f64 rounding constant.
+const ROUND_MAGIC_F64: f64 = 6_755_399_441_055_744.0;
+
+/// eʸ − 1 in f64 for y clamped to [−110, 100] (wide enough for every f32
+/// argument: beyond it the f32 result is −1 or ∞): eʸ − 1 = 2ⁿ q(r) + (2ⁿ − 1)
+/// with n = round(y log₂ e), |r| ≤ ½ ln 2 and q(r) = eʳ − 1 by its Taylor
+/// polynomial of degree 10 (truncation below 1e-12 relative), so near 0 the
+/// result is q(y) itself, to the last bit of f32 and with −0's sign.
+#[inline(always)]
+fn expm1_f64(y: f64) -> f64 {
+    let y = y.clamp(-110.0, 100.0);
+    let n = (y * std::f64::consts::LOG2_E + ROUND_MAGIC_F64) - ROUND_MAGIC_F64;
+    let r = (y - n * LN2_HI_F64) - n * LN2_LO_F64;
+    const INV_FACTORIAL: [f64; 9] = [
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ];
+    let tail = INV_FACTORIAL[1..]
+        .iter()
+        .fold(INV_FACTORIAL[0], |acc, &c| acc * r + c);
+    let q = r * (1.0 + r * tail);
+    // A NaN y gives n = 0 (Rust's saturating cast) and a NaN q.
+    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    if n == 0.0 {
+        q
+    } else {
+        scale * q + (scale - 1.0)
+    }
+}
+
+/// eˣ − 1 for f32, evaluated in f64 ([`expm1_f64`]): within 0.51 ulp, with
+/// −0, ±∞ (−1, ∞), NaN and overflow as libm's.
+#[inline(always)]
+pub(crate) fn expm1_f32(x: f32) -> f32 {
+    expm1_f64(f64::from(x)) as f32
+}
+
+/// tanh x = sign(x) · e / (e + 2) with e = e^(2|x|) − 1 in f64
+/// ([`expm1_f64`]), so small |x| keeps its relative accuracy and large |x|
+/// gives ±1: within 0.51 ulp, with −0, ±∞ (±1) and NaN as libm's.
+#[inline(always)]
+pub(crate) fn tanh_f32(x: f32) -> f32 {
+    let e = expm1_f64(2.0 * f64::from(x.abs()));
+    ((e / (e + 2.0)) as f32).copysign(x)
 }

@@ -1,4 +1,4 @@
-//! f32's erf and exp (vectorizable, not libm's) against the f64 functions
+//! f32's erf, exp, expm1 and tanh (vectorizable, not libm's) against the f64 functions
 //! rounded to f32: the worst error in units in the last place over a dense
 //! sweep, and the special values as libm gives them.
 
@@ -90,4 +90,46 @@ fn erf_special_values_are_libm_s() {
         Float::erf(1e-40f32) > 0.0,
         "a subnormal input keeps its sign"
     );
+}
+
+#[test]
+fn expm1_is_within_0_51_ulp() {
+    let (err, at) = worst(Float::exp_m1, f64::exp_m1, -20.0, 88.72);
+    println!("expm1: {err} ulp at {at}");
+    assert!(err <= 0.51, "{err} ulp at {at}");
+    let (err, at) = worst(Float::exp_m1, f64::exp_m1, -1e-30, 1e-30);
+    assert!(err <= 0.51, "{err} ulp at {at}");
+}
+
+#[test]
+fn expm1_special_values_are_libm_s() {
+    assert_eq!(Float::exp_m1(0.0f32).to_bits(), 0.0f32.to_bits());
+    assert_eq!(Float::exp_m1(-0.0f32).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(Float::exp_m1(f32::INFINITY), f32::INFINITY);
+    assert_eq!(Float::exp_m1(f32::NEG_INFINITY), -1.0);
+    assert_eq!(Float::exp_m1(-20.0f32), -1.0);
+    assert_eq!(Float::exp_m1(88.73f32), f32::INFINITY, "overflow");
+    assert!(Float::exp_m1(f32::NAN).is_nan());
+    assert_eq!(Float::exp_m1(1e-40f32), 1e-40f32, "subnormal x gives x");
+}
+
+#[test]
+fn tanh_is_within_0_51_ulp() {
+    for (lo, hi) in [(1e-38, 10.0), (-10.0, -1e-38), (-1e-38, 1e-38)] {
+        let (err, at) = worst(Float::tanh, f64::tanh, lo, hi);
+        println!("tanh on [{lo}, {hi}]: {err} ulp at {at}");
+        assert!(err <= 0.51, "{err} ulp at {at}");
+    }
+}
+
+#[test]
+fn tanh_special_values_are_libm_s() {
+    assert_eq!(Float::tanh(0.0f32).to_bits(), 0.0f32.to_bits());
+    assert_eq!(Float::tanh(-0.0f32).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(Float::tanh(f32::INFINITY), 1.0);
+    assert_eq!(Float::tanh(f32::NEG_INFINITY), -1.0);
+    assert_eq!(Float::tanh(9.1f32), 1.0);
+    assert_eq!(Float::tanh(-1e30f32), -1.0);
+    assert!(Float::tanh(f32::NAN).is_nan());
+    assert_eq!(Float::tanh(1e-40f32), 1e-40f32, "subnormal x gives x");
 }
