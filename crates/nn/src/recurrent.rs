@@ -41,6 +41,9 @@ struct RunOutput<T: Float> {
     c_n: Option<Var<T>>,
 }
 
+/// A run's outputs `[L, N, H]` and each layer's final h and (LSTM) c `[N, H]`.
+type LayerStates<T> = (Var<T>, Vec<Var<T>>, Vec<Var<T>>);
+
 /// The two kinds of cell.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cell {
@@ -153,48 +156,12 @@ impl<T: Float> Recurrent<T> {
         c0: Option<&Var<T>>,
     ) -> Result<RunOutput<T>> {
         let x = self.sequence_first(x)?;
-        let (steps, n) = (x.shape()[0], x.shape()[1]);
+        let n = x.shape()[1];
         let h0 = self.initial(h0, n, "h_0")?;
-        let c0 = match cell {
-            Cell::Lstm => Some(self.initial(c0, n, "c_0")?),
-            Cell::Gru => None,
+        let (input, finals_h, finals_c) = match cell {
+            Cell::Lstm => self.run_lstm(x, &h0, &self.initial(c0, n, "c_0")?)?,
+            Cell::Gru => self.run_gru(&x, &h0)?,
         };
-        // The steps are kept apart between layers: taking step t out of one
-        // stacked tensor (a narrow) would give each step's gradient the size
-        // of the whole sequence, quadratic in its length.
-        let mut inputs: Vec<Var<T>> = (0..steps)
-            .map(|t| Ok(x.narrow(0, t, 1)?.reshape(&[n, x.shape()[2]])?))
-            .collect::<Result<_>>()?;
-        let (mut finals_h, mut finals_c) = (Vec::new(), Vec::new());
-        for (k, weights) in self.layers.iter().enumerate() {
-            if k > 0 && self.dropout.is_training() && self.dropout.p() > 0.0 {
-                inputs = inputs
-                    .iter()
-                    .map(|x| self.dropout.forward(x))
-                    .collect::<Result<_>>()?;
-            }
-            let mut h = h0.narrow(0, k, 1)?.reshape(&[n, self.hidden])?;
-            let mut c = match &c0 {
-                Some(c0) => Some(c0.narrow(0, k, 1)?.reshape(&[n, self.hidden])?),
-                None => None,
-            };
-            for input in &mut inputs {
-                let xt = input.linear(&weights.w_ih, weights.b_ih.as_ref())?;
-                let hh = h.linear(&weights.w_hh, weights.b_hh.as_ref())?;
-                (h, c) = match cell {
-                    Cell::Lstm => {
-                        let c = c.as_ref().expect("an LSTM has a cell state");
-                        let (h2, c2) = self.lstm_step(&xt, &hh, c)?;
-                        (h2, Some(c2))
-                    }
-                    Cell::Gru => (self.gru_step(&xt, &hh, &h)?, None),
-                };
-                *input = h.clone();
-            }
-            finals_h.push(h);
-            finals_c.extend(c);
-        }
-        let input = Var::stack(&inputs.iter().collect::<Vec<_>>(), 0)?;
         let stack = |v: &[Var<T>]| Var::stack(&v.iter().collect::<Vec<_>>(), 0);
         let output = if self.batch_first {
             input.transpose(0, 1)?
@@ -213,21 +180,77 @@ impl<T: Float> Recurrent<T> {
         })
     }
 
+    /// The input of layer k > 0: the outputs of layer k − 1, with dropout
+    /// when training.
+    fn between_layers(&self, outputs: &Var<T>) -> Result<Var<T>> {
+        Ok(if self.dropout.is_training() && self.dropout.p() > 0.0 {
+            self.dropout.forward(outputs)?
+        } else {
+            outputs.clone()
+        })
+    }
+
+    /// Every layer of an LSTM: one GEMM for the input projections of the
+    /// whole sequence, then the fused recurrence
+    /// ([`Var::lstm_recurrence`]). Returns the outputs `[L, N, H]` and each
+    /// layer's final h and c `[N, H]`.
+    fn run_lstm(&self, x: Var<T>, h0: &Var<T>, c0: &Var<T>) -> Result<LayerStates<T>> {
+        let (steps, n, hidden) = (x.shape()[0], x.shape()[1], self.hidden);
+        let (mut input, mut finals_h, mut finals_c) = (x, Vec::new(), Vec::new());
+        for (k, weights) in self.layers.iter().enumerate() {
+            if k > 0 {
+                input = self.between_layers(&input)?;
+            }
+            let rows = input.reshape(&[steps * n, input.shape()[2]])?;
+            let xw = rows.linear(&weights.w_ih, weights.b_ih.as_ref())?;
+            let xw = xw.reshape(&[steps, n, 4 * hidden])?;
+            let layer = |s: &Var<T>| s.narrow(0, k, 1)?.reshape(&[n, hidden]);
+            let (h, c) = (layer(h0)?, layer(c0)?);
+            let s = xw.lstm_recurrence(&weights.w_hh, weights.b_hh.as_ref(), &h, &c)?;
+            let last = |which: usize| {
+                s.narrow(0, which, 1)?
+                    .narrow(1, steps - 1, 1)?
+                    .reshape(&[n, hidden])
+            };
+            finals_h.push(last(0)?);
+            finals_c.push(last(1)?);
+            input = s.narrow(0, 0, 1)?.reshape(&[steps, n, hidden])?;
+        }
+        Ok((input, finals_h, finals_c))
+    }
+
+    /// Every layer of a GRU, step by step. The steps are kept apart between
+    /// layers: taking step t out of one stacked tensor (a narrow) would give
+    /// each step's gradient the size of the whole sequence, quadratic in its
+    /// length.
+    fn run_gru(&self, x: &Var<T>, h0: &Var<T>) -> Result<LayerStates<T>> {
+        let (steps, n) = (x.shape()[0], x.shape()[1]);
+        let mut inputs: Vec<Var<T>> = (0..steps)
+            .map(|t| Ok(x.narrow(0, t, 1)?.reshape(&[n, x.shape()[2]])?))
+            .collect::<Result<_>>()?;
+        let mut finals_h = Vec::new();
+        for (k, weights) in self.layers.iter().enumerate() {
+            if k > 0 {
+                inputs = inputs
+                    .iter()
+                    .map(|x| self.between_layers(x))
+                    .collect::<Result<_>>()?;
+            }
+            let mut h = h0.narrow(0, k, 1)?.reshape(&[n, self.hidden])?;
+            for input in &mut inputs {
+                let xt = input.linear(&weights.w_ih, weights.b_ih.as_ref())?;
+                let hh = h.linear(&weights.w_hh, weights.b_hh.as_ref())?;
+                h = self.gru_step(&xt, &hh, &h)?;
+                *input = h.clone();
+            }
+            finals_h.push(h);
+        }
+        let output = Var::stack(&inputs.iter().collect::<Vec<_>>(), 0)?;
+        Ok((output, finals_h, Vec::new()))
+    }
     /// Gate k of a `[N, gates·H]` pre-activation.
     fn gate(&self, z: &Var<T>, k: usize) -> Result<Var<T>> {
         Ok(z.narrow(1, k * self.hidden, self.hidden)?)
-    }
-
-    /// i, f, g, o = σ, σ, tanh, σ of the gates; c' = f c + i g, h' = o tanh(c').
-    fn lstm_step(&self, xt: &Var<T>, hh: &Var<T>, c: &Var<T>) -> Result<(Var<T>, Var<T>)> {
-        let z = xt.add(hh)?;
-        let i = self.gate(&z, 0)?.sigmoid();
-        let f = self.gate(&z, 1)?.sigmoid();
-        let g = self.gate(&z, 2)?.tanh();
-        let o = self.gate(&z, 3)?.sigmoid();
-        let c2 = f.mul(c)?.add(&i.mul(&g)?)?;
-        let h2 = o.mul(&c2.tanh())?;
-        Ok((h2, c2))
     }
 
     /// r, z = σ of the first two gates, n = tanh(x_n + r (h_n)); h' = (1 − z) n + z h.

@@ -125,3 +125,30 @@ pub(crate) fn tanh_f32(x: f32) -> f32 {
     let e = expm1_f64(2.0 * f64::from(x.abs()));
     ((e / (e + 2.0)) as f32).copysign(x)
 }
+
+/// A loop written so that it vectorizes; [`vectorized`] compiles it for
+/// AVX-512 when the CPU has it. `run` must be `#[inline(always)]` so that its
+/// body is compiled inside the AVX-512 function.
+pub(crate) trait Kernel {
+    /// Runs the loop.
+    fn run(self);
+}
+
+/// Runs `kernel`, 16 f32 lanes wide when the CPU has AVX-512F. The same IEEE
+/// operations either way (nothing is fused into FMAs), so results do not
+/// depend on the CPU.
+#[inline(always)]
+pub(crate) fn vectorized(kernel: impl Kernel) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        return unsafe { run_avx512(kernel) };
+    }
+    kernel.run();
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn run_avx512(kernel: impl Kernel) {
+    kernel.run();
+}

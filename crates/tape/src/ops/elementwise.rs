@@ -509,7 +509,7 @@ fn pow_scalar<T: Float>(x: T, p: T) -> T {
 /// 1/(1 + e⁻ˣ) for x ≥ 0 and eˣ/(1 + eˣ) below (so that e never overflows),
 /// both from one e = e^(−|x|) and a select, which vectorizes.
 #[inline(always)]
-fn sigmoid_scalar<T: Float>(x: T) -> T {
+pub(super) fn sigmoid_scalar<T: Float>(x: T) -> T {
     let e = (-x.abs()).exp();
     let numerator = if x >= T::ZERO { T::ONE } else { e };
     numerator / (T::ONE + e)

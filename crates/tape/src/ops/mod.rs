@@ -5,6 +5,7 @@
 mod activation;
 mod attention;
 mod broadcast;
+mod composed;
 mod conv;
 mod elementwise;
 mod embedding;
@@ -13,6 +14,7 @@ mod matmul;
 mod norm;
 mod normalize;
 mod pool;
+mod recurrent;
 mod reduce;
 mod robust;
 mod shape_ops;

@@ -9,6 +9,7 @@ use super::Tensor;
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
+use crate::vecmath::{Kernel, vectorized};
 
 /// Element count above which elementwise loops run on the rayon pool. Below it the
 /// hand-off costs more than the loop.
@@ -33,30 +34,27 @@ fn par_collect<T: Float>(
 }
 
 /// `out[i] = f(src[i])` for every i (`out` as long as `src`), compiled for
-/// AVX-512 when the CPU has it so that a branch-free `f` runs 16 lanes wide.
-/// The same IEEE operations either way (nothing is fused), so results do not
-/// depend on the CPU.
+/// AVX-512 when the CPU has it so that a branch-free `f` runs 16 lanes wide
+/// ([`vectorized`]).
 fn map_slice<T: Float>(src: &[T], out: &mut [MaybeUninit<T>], f: &impl Fn(T) -> T) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports AVX-512F, checked just above.
-        return unsafe { map_slice_avx512(src, out, f) };
+    vectorized(MapSlice { src, out, f });
+}
+
+/// The loop of [`map_slice`].
+struct MapSlice<'a, T, F> {
+    src: &'a [T],
+    out: &'a mut [MaybeUninit<T>],
+    f: &'a F,
+}
+
+impl<T: Float, F: Fn(T) -> T> Kernel for MapSlice<'_, T, F> {
+    #[inline(always)]
+    fn run(self) {
+        assert_eq!(self.src.len(), self.out.len());
+        self.out.iter_mut().zip(self.src).for_each(|(o, &x)| {
+            o.write((self.f)(x));
+        });
     }
-    map_slice_plain(src, out, f);
-}
-
-#[inline(always)]
-fn map_slice_plain<T: Float>(src: &[T], out: &mut [MaybeUninit<T>], f: &impl Fn(T) -> T) {
-    assert_eq!(src.len(), out.len());
-    out.iter_mut().zip(src).for_each(|(o, &x)| {
-        o.write(f(x));
-    });
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn map_slice_avx512<T: Float>(src: &[T], out: &mut [MaybeUninit<T>], f: &impl Fn(T) -> T) {
-    map_slice_plain(src, out, f);
 }
 
 /// Calls `f(out_offset, a_offset, b_offset)` for every element of a broadcast
