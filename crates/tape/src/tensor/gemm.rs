@@ -68,6 +68,23 @@ pub fn matmul_into<T: Float>(
     out: &mut [T],
     accumulate: bool,
 ) {
+    let threads = rayon::current_num_threads();
+    let (a, b) = ((a, a_layout), (b, b_layout));
+    matmul_into_threads(m, k, n, a, b, out, accumulate, threads);
+}
+
+/// [`matmul_into`] on at most `threads` threads of the pool (1: the calling
+/// thread only, for a caller that is itself one of several parallel tasks).
+pub(crate) fn matmul_into_threads<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    (a, a_layout): (&[T], Layout),
+    (b, b_layout): (&[T], Layout),
+    out: &mut [T],
+    accumulate: bool,
+    threads: usize,
+) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && out.len() >= m * n,
         "matmul_into: operand too short"
@@ -89,7 +106,6 @@ pub fn matmul_into<T: Float>(
         out: out.as_mut_ptr(),
         out_row_stride: n,
     };
-    let threads = rayon::current_num_threads();
     // SAFETY: the pointers are valid for the strides and extents given (checked
     // by the assertion above), `out` does not alias `a` or `b` (a `&mut` and two
     // `&` borrows), and the borrows outlive the call.
