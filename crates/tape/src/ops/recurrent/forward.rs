@@ -59,8 +59,10 @@ pub(super) fn forward<T: Float>(dims: Dims, x: &Operands<'_, T>) -> (Vec<T>, Sav
             )
         })
         .collect();
+    // W_hhᵀ `[H, 4H]` row-major, which the GEMMs read without packing.
+    let w_t = transposed(x.w, 4 * hidden, hidden);
     work.into_par_iter()
-        .for_each(|(rows, out)| forward_block(dims, x, rows, out));
+        .for_each(|(rows, out)| forward_block(dims, x, &w_t, rows, out));
     (out, Saved { gates, tanh_c })
 }
 
@@ -68,6 +70,7 @@ pub(super) fn forward<T: Float>(dims: Dims, x: &Operands<'_, T>) -> (Vec<T>, Sav
 fn forward_block<T: Float>(
     dims: Dims,
     x: &Operands<'_, T>,
+    w_t: &[T],
     rows: &Range<usize>,
     mut out: BlockOut<'_, T>,
 ) {
@@ -82,7 +85,7 @@ fn forward_block<T: Float>(
             0 => (&h0, &c0),
             _ => (&*done_h[t - 1], &*done_c[t - 1]),
         };
-        recurrent_term(n, hidden, h_prev, x, &mut hh);
+        recurrent_term(n, hidden, h_prev, (w_t, x.bias), &mut hh);
         vectorized(ForwardStep {
             hidden,
             xw: rows_at(x.xw, t, 4 * hidden, dims, rows),
@@ -96,14 +99,28 @@ fn forward_block<T: Float>(
     }
 }
 
-/// `out = [b; …; b] + h Wᵀ` (`[n, 4H]`), the recurrent half of z_t.
-fn recurrent_term<T: Float>(n: usize, hidden: usize, h: &[T], x: &Operands<'_, T>, out: &mut [T]) {
-    if let Some(b) = x.bias {
+/// `out = [b; …; b] + h Wᵀ` (`[n, 4H]`), the recurrent half of z_t, from
+/// Wᵀ `[H, 4H]`.
+fn recurrent_term<T: Float>(
+    n: usize,
+    hidden: usize,
+    h: &[T],
+    (w_t, bias): (&[T], Option<&[T]>),
+    out: &mut [T],
+) {
+    if let Some(b) = bias {
         out.chunks_exact_mut(4 * hidden)
             .for_each(|row| row.copy_from_slice(b));
     }
-    let (a, w) = ((h, Layout::Normal), (x.w, Layout::Transposed));
-    matmul_into_threads(n, hidden, 4 * hidden, a, w, out, x.bias.is_some(), 1);
+    let (a, w) = ((h, Layout::Normal), (w_t, Layout::Normal));
+    matmul_into_threads(n, hidden, 4 * hidden, a, w, out, bias.is_some(), 1);
+}
+
+/// The `cols × rows` transpose of a row-major `rows × cols` matrix.
+fn transposed<T: Float>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
+    (0..cols)
+        .flat_map(|j| (0..rows).map(move |i| x[i * cols + j]))
+        .collect()
 }
 
 /// One step's pointwise part, row by row: the gates from `xw + hh`, then c
