@@ -39,4 +39,5 @@ pub use ops::{
 };
 pub use shape::Shape;
 pub use tensor::Tensor;
+pub use tensor::buffers::release_buffers;
 pub use var::{Var, WeakVar, is_grad_enabled, no_grad, with_grad_mode};

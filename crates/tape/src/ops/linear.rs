@@ -8,6 +8,7 @@ use super::{Ctx, Grads, OutputNotRead};
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::tensor::Tensor;
+use crate::tensor::buffers;
 use crate::tensor::gemm::{Layout, matmul_into};
 use crate::var::Var;
 
@@ -101,7 +102,7 @@ fn affine<T: Float>(
     b: &Tensor<T>,
     (rows, inner, out): (usize, usize, usize),
 ) -> Tensor<T> {
-    let mut y = Vec::with_capacity(rows * out);
+    let mut y = buffers::with_capacity(rows * out);
     for _ in 0..rows {
         y.extend_from_slice(b.data());
     }

@@ -22,6 +22,7 @@ use super::elementwise::single;
 use super::{Ctx, Grads};
 use crate::error::Result;
 use crate::float::Float;
+use crate::tensor::buffers;
 use crate::tensor::{PAR_THRESHOLD, Tensor};
 use crate::var::Var;
 
@@ -95,7 +96,7 @@ fn rstd<T: Float>(m: &Moments, eps: f64) -> Tensor<T> {
 /// (x − μ) · r for each group of `x` `[outer, groups, inner]`.
 fn apply<T: Float>(x: &Tensor<T>, mean: &[f64], r: &Tensor<T>) -> Tensor<T> {
     let (groups, inner) = (x.shape()[1], x.shape()[2]);
-    let mut out = vec![T::ZERO; x.numel()];
+    let mut out = buffers::filled(x.numel(), T::ZERO);
     let row = |(b, (dst, src)): (usize, (&mut [T], &[T]))| {
         let c = b % groups;
         let (mu, rc) = (T::from_f64(mean[c]), r.data()[c]);

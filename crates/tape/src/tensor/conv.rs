@@ -32,6 +32,7 @@ use super::gemm::{Layout, matmul_into};
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::ops::Conv2dOptions;
+use crate::tensor::buffers;
 
 /// Multiply-adds below which a convolution runs on one thread.
 const PARALLEL_MACS: usize = 1 << 20;
@@ -48,7 +49,7 @@ fn for_image_chunks<T: Float>(
 ) {
     let threads = rayon::current_num_threads();
     if geo.n < 2 || threads < 2 || geo.macs() < PARALLEL_MACS || out_per_image == 0 {
-        let mut scratch = vec![T::ZERO; scratch_len];
+        let mut scratch = buffers::filled(scratch_len, T::ZERO);
         for (n, chunk) in out.chunks_exact_mut(out_per_image.max(1)).enumerate() {
             f(n, chunk, &mut scratch);
         }
@@ -58,7 +59,7 @@ fn for_image_chunks<T: Float>(
     out.par_chunks_mut(per_task * out_per_image)
         .enumerate()
         .for_each(|(t, images)| {
-            let mut scratch = vec![T::ZERO; scratch_len];
+            let mut scratch = buffers::filled(scratch_len, T::ZERO);
             for (k, chunk) in images.chunks_exact_mut(out_per_image).enumerate() {
                 f(t * per_task + k, chunk, &mut scratch);
             }
@@ -100,9 +101,9 @@ fn scratch_len(geo: &Geometry) -> usize {
 /// a bias fill), zeros otherwise.
 fn output_start<T: Float>(geo: &Geometry, bias: Option<&[T]>) -> Vec<T> {
     let Some(b) = bias else {
-        return vec![T::ZERO; geo.n * geo.out_len()];
+        return buffers::filled(geo.n * geo.out_len(), T::ZERO);
     };
-    let mut out = Vec::with_capacity(geo.n * geo.out_len());
+    let mut out = buffers::with_capacity(geo.n * geo.out_len());
     for _ in 0..geo.n {
         b.iter()
             .for_each(|&bo| out.extend(std::iter::repeat_n(bo, geo.p())));
@@ -168,7 +169,7 @@ impl<T: Float> Tensor<T> {
         check_grad_shape(op, &geo, self.shape())?;
         let (g, w) = (self.data(), weight.data());
         let (k, p, og) = (geo.k(), geo.p(), geo.group_o());
-        let mut out = vec![T::ZERO; geo.n * geo.image_len()];
+        let mut out = buffers::filled(geo.n * geo.image_len(), T::ZERO);
         let scratch = scratch_len(&geo);
         for_image_chunks(&geo, &mut out, geo.image_len(), scratch, |n, dx, cols| {
             let gn = &g[n * geo.out_len()..][..geo.out_len()];
@@ -208,8 +209,8 @@ impl<T: Float> Tensor<T> {
         let (x, g) = (self.data(), grad_output.data());
         let weight_len = geo.o * geo.k();
         let partial = |images: std::ops::Range<usize>| {
-            let mut dw = vec![T::ZERO; weight_len];
-            let mut scratch = vec![T::ZERO; scratch_len(&geo)];
+            let mut dw = buffers::filled(weight_len, T::ZERO);
+            let mut scratch = buffers::filled(scratch_len(&geo), T::ZERO);
             for n in images {
                 let image = &x[n * geo.image_len()..][..geo.image_len()];
                 let gn = &g[n * geo.out_len()..][..geo.out_len()];
@@ -229,7 +230,7 @@ impl<T: Float> Tensor<T> {
                     a.iter_mut().zip(&b).for_each(|(a, &b)| *a += b);
                     a
                 })
-                .unwrap_or_else(|| vec![T::ZERO; weight_len])
+                .unwrap_or_else(|| buffers::filled(weight_len, T::ZERO))
         };
         Tensor::from_vec(dw, &w_shape)
     }
@@ -276,7 +277,7 @@ impl<T: Float> Tensor<T> {
         require_rank4("conv2d_bias_grad", "grad_output", self.shape())?;
         let (n, c) = (self.shape()[0], self.shape()[1]);
         let plane = self.shape()[2] * self.shape()[3];
-        let mut out = vec![T::ZERO; c];
+        let mut out = buffers::filled(c, T::ZERO);
         if plane > 0 {
             for (k, chunk) in self.data().chunks_exact(plane).enumerate().take(n * c) {
                 out[k % c] += sum_lanes(chunk);

@@ -9,6 +9,7 @@ use super::Tensor;
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
+use crate::tensor::buffers;
 
 /// Products with fewer multiply-adds (m·k·n) than this run on one thread: below
 /// it the hand-off to the pool costs more than it saves (measured on 2 cores:
@@ -322,7 +323,7 @@ impl Promoted {
 fn batch_offsets(from: &[usize], to: &[usize], matrix: usize) -> Vec<usize> {
     let strides = shape::broadcast_strides(from, to);
     let mut index: Shape = smallvec::smallvec![0; to.len()];
-    let mut offsets = Vec::with_capacity(shape::numel(to));
+    let mut offsets = buffers::with_capacity(shape::numel(to));
     for _ in 0..shape::numel(to) {
         let start: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
         offsets.push(start * matrix);
@@ -374,7 +375,7 @@ pub(crate) fn product<T: Float>(
     tb: bool,
     plan: &Plan,
 ) -> Tensor<T> {
-    let mut out = vec![T::ZERO; plan.count() * plan.m * plan.n];
+    let mut out = buffers::filled(plan.count() * plan.m * plan.n, T::ZERO);
     if out.is_empty() {
         return Tensor::from_parts(out, plan.out_shape());
     }

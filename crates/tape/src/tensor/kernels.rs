@@ -9,6 +9,7 @@ use super::Tensor;
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
+use crate::tensor::buffers;
 use crate::vecmath::{Kernel, vectorized};
 
 /// Element count above which elementwise loops run on the rayon pool. Below it the
@@ -23,7 +24,7 @@ fn par_collect<T: Float>(
     len: usize,
     write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
 ) -> Vec<T> {
-    let mut out = Vec::with_capacity(len);
+    let mut out = buffers::with_capacity(len);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(CHUNK)
         .enumerate()
@@ -96,7 +97,7 @@ fn is_trailing_block(block: &[usize], full: &[usize]) -> bool {
 /// `f(full[i], block[i mod block.len()])`: a broadcast of a trailing block (a
 /// bias row, say) as contiguous row loops the compiler vectorizes.
 fn repeat_rows<T: Float>(full: &[T], block: &[T], f: impl Fn(T, T) -> T) -> Vec<T> {
-    let mut out = Vec::with_capacity(full.len());
+    let mut out = buffers::with_capacity(full.len());
     for row in full.chunks_exact(block.len()) {
         out.extend(row.iter().zip(block).map(|(&x, &y)| f(x, y)));
     }
@@ -140,7 +141,7 @@ impl<T: Float> Tensor<T> {
         // the fill would be a second pass over memory about to be overwritten.
         let n = self.numel();
         let out = if n < PAR_THRESHOLD {
-            let mut out = Vec::with_capacity(n);
+            let mut out = buffers::with_capacity(n);
             map_slice(self.data(), &mut out.spare_capacity_mut()[..n], &f);
             // SAFETY: map_slice wrote every one of the n slots.
             unsafe { out.set_len(n) };
@@ -194,7 +195,7 @@ impl<T: Float> Tensor<T> {
         }
         let sa = shape::broadcast_strides(&self.shape, &out_shape);
         let sb = shape::broadcast_strides(&other.shape, &out_shape);
-        let mut out = vec![T::ZERO; shape::numel(&out_shape)];
+        let mut out = buffers::filled(shape::numel(&out_shape), T::ZERO);
         let (a, b) = (self.data(), other.data());
         for_each_broadcast(&out_shape, &sa, &sb, |o, ia, ib| out[o] = f(a[ia], b[ib]));
         Ok(Self::from_parts(out, out_shape))
@@ -323,7 +324,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         let src = shape::broadcast_strides(&self.shape, target);
-        let mut out = vec![T::ZERO; shape::numel(target)];
+        let mut out = buffers::filled(shape::numel(target), T::ZERO);
         let data = self.data();
         for_each_broadcast(target, &src, &src, |o, i, _| out[o] = data[i]);
         Ok(Self::from_parts(out, out_shape))
@@ -373,7 +374,7 @@ impl<T: Float> Tensor<T> {
         let reduced = shape::numel(&self.shape[first..end]);
         let inner = shape::numel(&self.shape[end..]);
         let data = self.data();
-        let mut out = vec![T::ZERO; outer * inner];
+        let mut out = buffers::filled(outer * inner, T::ZERO);
         if inner == 1 {
             for (o, slot) in out.iter_mut().enumerate() {
                 *slot = data[o * reduced..(o + 1) * reduced].iter().copied().sum();

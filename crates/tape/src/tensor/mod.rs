@@ -1,5 +1,6 @@
 //! `Tensor<T>`: an n-dimensional, row-major, contiguous array with cheap clones.
 
+pub mod buffers;
 mod conv;
 mod display;
 pub mod gemm;
@@ -36,6 +37,16 @@ pub use kernels::PAR_THRESHOLD;
 pub struct Tensor<T = f32> {
     shape: Shape,
     data: Arc<Vec<T>>,
+}
+
+/// The last handle to a buffer gives it to the thread's cache of buffers
+/// ([`buffers`]), from which the kernels take their outputs.
+impl<T> Drop for Tensor<T> {
+    fn drop(&mut self) {
+        if let Some(data) = Arc::get_mut(&mut self.data) {
+            buffers::give(std::mem::take(data));
+        }
+    }
 }
 
 impl<T> Clone for Tensor<T> {
@@ -86,7 +97,10 @@ impl<T: Float> Tensor<T> {
 
     /// A tensor with every element equal to `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_parts(vec![value; shape::numel(shape)], Shape::from_slice(shape))
+        Self::from_parts(
+            buffers::filled(shape::numel(shape), value),
+            Shape::from_slice(shape),
+        )
     }
 
     /// All zeros.
@@ -116,7 +130,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(i.data(), &[1.0, 0.0, 0.0, 1.0]);
     /// ```
     pub fn eye(n: usize) -> Self {
-        let mut data = vec![T::ZERO; n * n];
+        let mut data = buffers::filled(n * n, T::ZERO);
         for i in 0..n {
             data[i * n + i] = T::ONE;
         }
@@ -154,8 +168,11 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The elements as an owned vector (no copy when not shared).
-    pub fn into_vec(self) -> Vec<T> {
-        Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
+    pub fn into_vec(mut self) -> Vec<T> {
+        match Arc::get_mut(&mut self.data) {
+            Some(data) => std::mem::take(data),
+            None => (*self.data).clone(),
+        }
     }
 
     /// The element at a multi-index.

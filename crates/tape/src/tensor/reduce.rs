@@ -10,6 +10,7 @@ use super::shape_ops::{for_each_offset, split_at_axis};
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
+use crate::tensor::buffers;
 
 /// The shape with the (normalized) `axes` set to 1 (`keepdim`) or removed.
 pub(crate) fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Shape {
@@ -92,8 +93,8 @@ impl<T: Float> Tensor<T> {
     ) -> (Self, Self) {
         let (kept, strides) = self.reduction_strides(axes);
         let (data, m) = (self.data(), extremum.data());
-        let mut count = vec![T::ZERO; m.len()];
-        let mut mask = vec![T::ZERO; self.numel()];
+        let mut count = buffers::filled(m.len(), T::ZERO);
+        let mut mask = buffers::filled(self.numel(), T::ZERO);
         for_each_offset(self.shape(), &strides, |i, o| {
             if attains(data[i], m[o], nan_attains_nan) {
                 mask[i] = T::ONE;
@@ -117,7 +118,7 @@ impl<T: Float> Tensor<T> {
             .iter()
             .map(|&m| if m.is_finite() { m } else { T::ZERO })
             .collect();
-        let mut sum = vec![T::ZERO; shape::numel(&kept)];
+        let mut sum = buffers::filled(shape::numel(&kept), T::ZERO);
         let data = self.data();
         for_each_offset(self.shape(), &strides, |i, o| {
             sum[o] += (data[i] - shift[o]).exp();
@@ -164,7 +165,7 @@ impl<T: Float> Tensor<T> {
         let (outer, n, inner) = split_at_axis(self.shape(), axis);
         let data = self.data();
         let mut best_at = vec![0usize; outer * inner];
-        let mut best = Vec::with_capacity(outer * inner);
+        let mut best = buffers::with_capacity(outer * inner);
         for o in 0..outer {
             best.extend_from_slice(&data[o * n * inner..][..inner]);
         }
@@ -190,10 +191,15 @@ impl<T: Float> Tensor<T> {
     pub(crate) fn softmax_kernel(&self, axis: usize, log: bool) -> Self {
         let (_, n, inner) = split_at_axis(self.shape(), axis);
         let lane = n * inner;
-        let mut out = vec![T::ZERO; self.numel()];
+        let mut out = buffers::filled(self.numel(), T::ZERO);
         if lane > 0 {
             let data = self.data();
-            let buffers = || (vec![T::ZERO; inner], vec![T::ZERO; inner]);
+            let buffers = || {
+                (
+                    buffers::filled(inner, T::ZERO),
+                    buffers::filled(inner, T::ZERO),
+                )
+            };
             let run = |(max, sum): &mut (Vec<T>, Vec<T>), (o, x): (&mut [T], &[T])| {
                 softmax_block(o, x, max, sum, log);
             };

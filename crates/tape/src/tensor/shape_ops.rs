@@ -8,6 +8,7 @@
 use super::Tensor;
 use crate::float::Float;
 use crate::shape::{self, Shape};
+use crate::tensor::buffers;
 
 /// `(outer, extent, inner)`: a row-major shape read as `[outer, extent, inner]`
 /// around `axis`.
@@ -98,7 +99,7 @@ impl<T: Float> Tensor<T> {
                 Self::from_parts(out, out_shape)
             }
             _ => {
-                let mut out = Vec::with_capacity(self.numel());
+                let mut out = buffers::with_capacity(self.numel());
                 for_each_offset(&out_shape, &strides, |_, off| out.push(data[off]));
                 Self::from_parts(out, out_shape)
             }
@@ -109,7 +110,7 @@ impl<T: Float> Tensor<T> {
     pub(crate) fn narrow_kernel(&self, axis: usize, start: usize, len: usize) -> Self {
         let (outer, n, inner) = split_at_axis(self.shape(), axis);
         let data = self.data();
-        let mut out = Vec::with_capacity(outer * len * inner);
+        let mut out = buffers::with_capacity(outer * len * inner);
         for o in 0..outer {
             let begin = (o * n + start) * inner;
             out.extend_from_slice(&data[begin..begin + len * inner]);
@@ -123,7 +124,7 @@ impl<T: Float> Tensor<T> {
         let m = before + n + after;
         let run = n * inner;
         let data = self.data();
-        let mut out = vec![T::ZERO; outer * m * inner];
+        let mut out = buffers::filled(outer * m * inner, T::ZERO);
         for o in 0..outer {
             let begin = (o * m + before) * inner;
             out[begin..begin + run].copy_from_slice(&data[o * run..(o + 1) * run]);
@@ -136,7 +137,7 @@ impl<T: Float> Tensor<T> {
         let total: usize = parts.iter().map(|p| p.shape()[axis]).sum();
         let out_shape = with_extent(parts[0].shape(), axis, total);
         let (outer, _, inner) = split_at_axis(&out_shape, axis);
-        let mut out = Vec::with_capacity(shape::numel(&out_shape));
+        let mut out = buffers::with_capacity(shape::numel(&out_shape));
         for o in 0..outer {
             for p in parts {
                 let run = p.shape()[axis] * inner;
@@ -150,7 +151,7 @@ impl<T: Float> Tensor<T> {
     pub(crate) fn index_select_kernel(&self, axis: usize, indices: &[usize]) -> Self {
         let (outer, n, inner) = split_at_axis(self.shape(), axis);
         let data = self.data();
-        let mut out = Vec::with_capacity(outer * indices.len() * inner);
+        let mut out = buffers::with_capacity(outer * indices.len() * inner);
         for o in 0..outer {
             for &i in indices {
                 let begin = (o * n + i) * inner;
@@ -195,7 +196,7 @@ impl<T: Float> Tensor<T> {
     ) -> Self {
         let (strides, axis_stride) = self.gather_strides(axis);
         let data = self.data();
-        let mut out = Vec::with_capacity(index.len());
+        let mut out = buffers::with_capacity(index.len());
         for_each_offset(index_shape, &strides, |i, off| {
             out.push(data[off + index[i] * axis_stride]);
         });
@@ -233,7 +234,7 @@ fn tiled_permute<T: Float>(data: &[T], out_shape: &[usize], strides: &[usize], q
     let mut blocks: Shape = out_shape.into();
     blocks[q] = 1;
     blocks[nd - 1] = 1;
-    let mut out = vec![T::ZERO; data.len()];
+    let mut out = buffers::filled(data.len(), T::ZERO);
     for_each_offset2(&blocks, strides, &out_strides, |base_in, base_out| {
         for q0 in (0..nq).step_by(TILE) {
             for l0 in (0..nl).step_by(TILE) {

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::ops::{Ctx, Grads};
 use crate::tensor::Tensor;
+use crate::tensor::buffers;
 use crate::tensor::gemm::{Layout, matmul_into, matmul_into_threads};
 use crate::var::Var;
 use crate::vecmath::{Kernel, vectorized};
@@ -56,8 +57,11 @@ pub(super) fn backward<T: Float>(c: &Ctx<'_, T>, dims: Dims, saved: &Saved<T>) -
         w: w.data(),
         saved,
     };
-    let mut dz = vec![T::ZERO; 4 * sequence];
-    let (mut dh0, mut dc0) = (vec![T::ZERO; state], vec![T::ZERO; state]);
+    let mut dz = buffers::filled(4 * sequence, T::ZERO);
+    let (mut dh0, mut dc0) = (
+        buffers::filled(state, T::ZERO),
+        buffers::filled(state, T::ZERO),
+    );
     let blocks = rows::blocks(dims);
     let whole = Dims { steps: 1, ..dims };
     let parts = split_steps(&mut dz, 4 * hidden, dims, &blocks)
@@ -206,10 +210,10 @@ fn backward_lanes<T: Float>(
 /// states `[h0; h_0; …; h_{L−2}]`.
 fn weight_grad<T: Float>(dims: Dims, dz: &Tensor<T>, h0: &[T], hs: &[T]) -> Result<Tensor<T>> {
     let (state, hidden) = (dims.state(), dims.hidden);
-    let mut prev = Vec::with_capacity(dims.steps * state);
+    let mut prev = buffers::with_capacity(dims.steps * state);
     prev.extend_from_slice(h0);
     prev.extend_from_slice(&hs[..(dims.steps - 1) * state]);
-    let mut dw = vec![T::ZERO; 4 * hidden * hidden];
+    let mut dw = buffers::filled(4 * hidden * hidden, T::ZERO);
     let rows = dims.steps * dims.batch;
     matmul_into(
         4 * hidden,

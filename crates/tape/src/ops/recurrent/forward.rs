@@ -10,6 +10,7 @@ use super::rows::{self, rows_at, split_steps};
 use super::{Dims, Saved};
 use crate::float::Float;
 use crate::ops::elementwise::sigmoid_scalar;
+use crate::tensor::buffers;
 use crate::tensor::gemm::{Layout, matmul_into_threads};
 use crate::vecmath::{Kernel, vectorized};
 
@@ -34,9 +35,9 @@ struct BlockOut<'a, T> {
 /// The h_t and c_t of every step (`[2, L, N, H]` flat) and the saved gates.
 pub(super) fn forward<T: Float>(dims: Dims, x: &Operands<'_, T>) -> (Vec<T>, Saved<T>) {
     let (hidden, sequence) = (dims.hidden, dims.steps * dims.state());
-    let mut out = vec![T::ZERO; 2 * sequence];
-    let mut gates = vec![T::ZERO; 4 * sequence];
-    let mut tanh_c = vec![T::ZERO; sequence];
+    let mut out = buffers::filled(2 * sequence, T::ZERO);
+    let mut gates = buffers::filled(4 * sequence, T::ZERO);
+    let mut tanh_c = buffers::filled(sequence, T::ZERO);
     let blocks = rows::blocks(dims);
     let (hs, cs) = out.split_at_mut(sequence);
     let parts = split_steps(hs, hidden, dims, &blocks)
@@ -75,7 +76,7 @@ fn forward_block<T: Float>(
     mut out: BlockOut<'_, T>,
 ) {
     let (hidden, n) = (dims.hidden, rows.len());
-    let mut hh = vec![T::ZERO; n * 4 * hidden];
+    let mut hh = buffers::filled(n * 4 * hidden, T::ZERO);
     let first = |s: &'_ [T]| -> Vec<T> { s[rows.start * hidden..rows.end * hidden].to_vec() };
     let (h0, c0) = (first(x.h0), first(x.c0));
     for t in 0..dims.steps {

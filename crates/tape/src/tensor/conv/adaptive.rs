@@ -10,6 +10,7 @@ use super::pool::for_planes;
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::tensor::Tensor;
+use crate::tensor::buffers;
 
 /// The input positions `start..end` of bin `i` of `out` bins over `len`:
 /// `start = ⌊i·len/out⌋`, `end = ⌈(i + 1)·len/out⌉`.
@@ -66,7 +67,7 @@ impl<T: Float> Tensor<T> {
         let sz = Sizes::new(self.shape(), out_hw);
         let (rows, cols) = (bins(sz.ho, sz.h), bins(sz.wo, sz.w));
         let x = self.data();
-        let mut out = vec![T::ZERO; sz.planes * sz.ho * sz.wo];
+        let mut out = buffers::filled(sz.planes * sz.ho * sz.wo, T::ZERO);
         for_planes(&mut out, sz.ho * sz.wo, self.numel(), |q, o| {
             let src = &x[q * sz.h * sz.w..][..sz.h * sz.w];
             for (line, &(r0, r1)) in o.chunks_exact_mut(sz.wo).zip(&rows) {
@@ -99,7 +100,7 @@ impl<T: Float> Tensor<T> {
         let sz = Sizes::new(&x_shape, (gs[2], gs[3]));
         let (rows, cols) = (bins(sz.ho, sz.h), bins(sz.wo, sz.w));
         let g = self.data();
-        let mut out = vec![T::ZERO; sz.planes * sz.h * sz.w];
+        let mut out = buffers::filled(sz.planes * sz.h * sz.w, T::ZERO);
         if sz.ho * sz.wo == 0 {
             return Tensor::from_vec(out, &x_shape);
         }

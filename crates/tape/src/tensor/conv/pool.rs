@@ -12,6 +12,7 @@ use super::geometry::{
 };
 use crate::error::Result;
 use crate::float::Float;
+use crate::tensor::buffers;
 use crate::tensor::{PAR_THRESHOLD, Tensor};
 
 /// A position within one `H·W` input plane.
@@ -192,7 +193,7 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let x = self.data();
-        let mut best = vec![T::ZERO; geo.n * geo.out_len()];
+        let mut best = buffers::filled(geo.n * geo.out_len(), T::ZERO);
         let mut index: Vec<PlaneIndex> = vec![0; best.len()];
         let work = self.numel() + best.len();
         let cols: Vec<(usize, usize)> = (0..geo.wo)
@@ -233,7 +234,7 @@ impl<T: Float> Tensor<T> {
         let planes = out_shape[0] * out_shape[1];
         let (in_plane, out_plane) = (self.numel() / planes.max(1), index.len() / planes.max(1));
         let x = self.data();
-        let mut out = vec![T::ZERO; index.len()];
+        let mut out = buffers::filled(index.len(), T::ZERO);
         for_planes(&mut out, out_plane, index.len(), |q, o| {
             let src = &x[q * in_plane..][..in_plane];
             for (v, &i) in o.iter_mut().zip(&index[q * out_plane..]) {
@@ -250,7 +251,7 @@ impl<T: Float> Tensor<T> {
         let in_plane = in_shape[2] * in_shape[3];
         let out_plane = index.len() / planes.max(1);
         let g = self.data();
-        let mut out = vec![T::ZERO; planes * in_plane];
+        let mut out = buffers::filled(planes * in_plane, T::ZERO);
         for_planes(&mut out, in_plane, planes * in_plane, |q, o| {
             let src = &g[q * out_plane..][..out_plane];
             for (&v, &i) in src.iter().zip(&index[q * out_plane..]) {
@@ -272,7 +273,7 @@ impl<T: Float> Tensor<T> {
         let plane = geo.h * geo.w;
         let scale = T::ONE / T::from_usize(geo.kh * geo.kw);
         let x = self.data();
-        let mut out = vec![T::ZERO; geo.n * geo.out_len()];
+        let mut out = buffers::filled(geo.n * geo.out_len(), T::ZERO);
         let taps = column_taps(&geo);
         for_planes(&mut out, geo.p(), self.numel(), |q, o| {
             let src = &x[q * plane..][..plane];
@@ -314,7 +315,7 @@ impl<T: Float> Tensor<T> {
         let (plane, p) = (geo.h * geo.w, geo.p());
         let scale = T::ONE / T::from_usize(geo.kh * geo.kw);
         let g = self.data();
-        let mut out = vec![T::ZERO; geo.n * geo.c * plane];
+        let mut out = buffers::filled(geo.n * geo.c * plane, T::ZERO);
         let taps = column_taps(&geo);
         for_planes(&mut out, plane, geo.n * geo.c * plane, |q, dx| {
             let src = &g[q * p..][..p];
