@@ -34,68 +34,48 @@ fn recurrence_passes_both_checks() {
     }
 }
 
+/// ∂ᵏ/∂xwᵏ of Σ s contracted k − 1 times with u: the gradient (k = 1), the
+/// Hessian-vector product (k = 2), the third derivative along u twice (k = 3).
+fn along(ops: &[Tensor<f64>], u: &Tensor<f64>, xw: &Tensor<f64>, order: usize) -> Tensor<f64> {
+    let xw = Var::parameter(xw.clone());
+    let rest: Vec<Var<f64>> = ops[1..].iter().cloned().map(Var::constant).collect();
+    let s = xw
+        .lstm_recurrence(&rest[0], Some(&rest[3]), &rest[1], &rest[2])
+        .unwrap();
+    let create = GradOptions {
+        create_graph: true,
+        ..Default::default()
+    };
+    let mut f = s.sum();
+    for k in 1..=order {
+        let g = grad(&[f], &[xw.clone()], None, create).unwrap()[0]
+            .clone()
+            .unwrap();
+        if k == order {
+            return g.value();
+        }
+        f = g.mul(&Var::constant(u.clone())).unwrap().sum();
+    }
+    unreachable!("order ≥ 1")
+}
+
 #[test]
 fn third_derivatives_match_finite_differences_of_the_second() {
-    // d³/dxw³ of Σ s along a direction u, against the central difference of
-    // the second derivative along u.
+    // d³/dxw³ of Σ s along a direction u twice, against the central
+    // difference of the second derivative along u.
     let ops = operands(2, 1, 2, 7);
     let u = randn(&[2, 1, 8], 99);
-    let second = |xw: &Tensor<f64>| -> Tensor<f64> {
-        let xw = Var::parameter(xw.clone());
-        let rest: Vec<Var<f64>> = ops[1..].iter().cloned().map(Var::constant).collect();
-        let s = xw
-            .lstm_recurrence(&rest[0], Some(&rest[3]), &rest[1], &rest[2])
-            .unwrap();
-        let create = GradOptions {
-            create_graph: true,
-            ..Default::default()
-        };
-        let uv = Var::constant(u.clone());
-        let g = grad(&[s.sum()], &[xw.clone()], None, create).unwrap()[0]
-            .clone()
-            .unwrap();
-        let gu = g.mul(&uv).unwrap().sum();
-        let h = grad(&[gu], &[xw.clone()], None, create).unwrap()[0]
-            .clone()
-            .unwrap();
-        let hu = h.mul(&uv).unwrap().sum();
-        let t = grad(&[hu], &[xw], None, GradOptions::default()).unwrap()[0]
-            .clone()
-            .unwrap();
-        t.value()
+    let third = along(&ops, &u, &ops[0], 3);
+    let hvp_u = |xw: &Tensor<f64>| -> f64 {
+        let h = along(&ops, &u, xw, 2);
+        h.data().iter().zip(u.data()).map(|(a, b)| a * b).sum()
     };
-    let hvp = |xw: &Tensor<f64>| -> f64 {
-        let xw = Var::parameter(xw.clone());
-        let rest: Vec<Var<f64>> = ops[1..].iter().cloned().map(Var::constant).collect();
-        let s = xw
-            .lstm_recurrence(&rest[0], Some(&rest[3]), &rest[1], &rest[2])
-            .unwrap();
-        let create = GradOptions {
-            create_graph: true,
-            ..Default::default()
-        };
-        let uv = Var::constant(u.clone());
-        let g = grad(&[s.sum()], &[xw.clone()], None, create).unwrap()[0]
-            .clone()
-            .unwrap();
-        let gu = g.mul(&uv).unwrap().sum();
-        let h = grad(&[gu], &[xw], None, GradOptions::default()).unwrap()[0]
-            .clone()
-            .unwrap();
-        h.value()
-            .data()
-            .iter()
-            .zip(u.data())
-            .map(|(a, b)| a * b)
-            .sum()
-    };
-    let third = second(&ops[0]);
     let eps = 1e-4;
     for i in 0..ops[0].numel() {
         let shifted = |d: f64| {
             let mut x = ops[0].data().to_vec();
             x[i] += d;
-            hvp(&Tensor::from_vec(x, ops[0].shape()).unwrap())
+            hvp_u(&Tensor::from_vec(x, ops[0].shape()).unwrap())
         };
         let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps);
         let analytic = third.data()[i];
