@@ -101,15 +101,30 @@ def w7():
     train_loop("W7", opt, loss)
 
 
-def w2():
-    g = torch.Generator().manual_seed(0)
-    model = torch.nn.Sequential(
+def cnn():
+    return torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(1600, 10))
+
+
+def w2():
+    g = torch.Generator().manual_seed(0)
+    model = cnn()
     x = torch.randn(64, 1, 28, 28, generator=g)
     y = torch.randint(0, 10, (64,), generator=g)
     train_workload("W2", model, x, y)
+
+
+def w_eval():
+    """W2's CNN forward only, under no_grad, on a batch of 1000."""
+    g = torch.Generator().manual_seed(0)
+    model = cnn().eval()
+    x = torch.randn(1000, 1, 28, 28, generator=g)
+    with torch.no_grad():
+        ms = timed_steps(lambda: model(x), warmup=3, steps=min(STEPS, 20))
+    emit("WEVAL", "ms_batch", ms)
+    emit("WEVAL", "samples_per_s", 1000 / (ms * 1e-3))
 
 
 def w3():
@@ -230,6 +245,7 @@ def w_lbfgs():
 
 if __name__ == "__main__":
     workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W5opt": w5opt, "WLBFGS": w_lbfgs,
+                 "WEVAL": w_eval,
                  "W6": w6, "W7": w7}
     args = sys.argv[1:]
     MEMORY = "--memory" in args

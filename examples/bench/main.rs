@@ -17,6 +17,8 @@
 //!   mean-squared error to a fixed target, AdamW, f32.
 //! - W7: a 2-layer LSTM (input 28, hidden 128) over 28 steps at batch 64, a
 //!   linear 128→10 on the last layer's final state, cross-entropy, Adam, f32.
+//! - WEVAL: W2's CNN forward only, under `no_grad`, on a batch of 1000:
+//!   `ms_batch` and `samples_per_s`.
 //! - WLBFGS: L-BFGS (history 10, no line search) on W1's MLP over a full batch
 //!   of 60 000 random MNIST-sized samples: `ms_per_iteration`, `ms_per_eval`.
 //!
@@ -25,6 +27,13 @@
 //! peak resident set size (VmHWM) before training, after the first 10 steps and
 //! after all steps, and the bytes held by parameters, gradients, Adam's moments
 //! and the activations the graph saves.
+//!
+//! Beside each compute-bound workload's time the bench prints its limit on
+//! this machine (`limits.rs`): `fma_peak_gflops`, the f32 FMA peak of all the
+//! pool's threads measured in the same process, and `limit_ms_step` (or
+//! `limit_ms_batch`, `limit_gflops_…`), the step's GEMM FLOPs over that peak;
+//! for W5 `limit_ms_step` and `limit_GBps` are those of the plainest fused
+//! Adam loop over the same 28 bytes per element.
 //!
 //! Each workload runs on a thread of rayon's pool (two threads in all on two
 //! cores, as PyTorch's `set_num_threads(2)`). The allocator is mimalloc;
@@ -44,7 +53,10 @@ use tapegrad::tape::tensor::gemm::{Layout, matmul_into};
 use tapegrad::tape::{Tensor, Var};
 
 mod allocator;
+mod limits;
 mod sequence;
+
+use limits::Product;
 
 #[global_allocator]
 static ALLOCATOR: allocator::Chosen = allocator::Chosen;
@@ -81,6 +93,13 @@ fn timed_ms(warmup: usize, steps: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
+/// Prints the FMA peak and `metric`, the time `flops` take at that peak.
+pub(crate) fn emit_flop_limit(wl: &str, metric: &str, flops: f64) {
+    let peak = limits::fma_peak_gflops();
+    emit(wl, "fma_peak_gflops", peak);
+    emit(wl, metric, flops / (peak * 1e6));
+}
+
 /// The peak resident set size of this process so far, in MiB (Linux).
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -106,6 +125,7 @@ fn train(
     x: &Var<f32>,
     labels: &[usize],
     activations: usize,
+    products: &[Product],
     opts: &Options,
 ) -> Result<(), BoxError> {
     let params = model.parameters();
@@ -116,7 +136,9 @@ fn train(
     };
     let mut opt = Adam::new(params.clone(), cfg)?;
     let loss = || Ok(cross_entropy(&model.forward(x)?, labels)?);
-    train_loop(wl, &params, &mut opt, loss, activations, opts)
+    train_loop(wl, &params, &mut opt, loss, activations, opts)?;
+    emit_flop_limit(wl, "limit_ms_step", limits::step_flops(products));
+    Ok(())
 }
 
 /// Times `steps` training steps (zero_grad, `loss`, backward, `opt.step()`)
@@ -188,27 +210,81 @@ fn w1(opts: &Options) -> Result<(), BoxError> {
     let labels: Vec<usize> = (0..128).map(|_| rng.random_range(0..10)).collect();
     // Saved by the graph: the input, two pre-activations, two ReLU outputs, the logits.
     let activations = 128 * (784 + 4 * 512 + 10);
-    train("W1", &model, &x, &labels, activations, opts)
+    let products = [
+        Product::linear(128, 784, 512, false),
+        Product::linear(128, 512, 512, true),
+        Product::linear(128, 512, 10, true),
+    ];
+    train("W1", &model, &x, &labels, activations, &products, opts)
+}
+
+/// W2's CNN for 28×28 single-channel images.
+fn cnn(rng: &mut StdRng) -> Sequential {
+    Sequential::new()
+        .push(Conv2d::new(1, 32, 5, rng))
+        .push(Relu)
+        .push(MaxPool2d::new(2))
+        .push(Conv2d::new(32, 64, 3, rng))
+        .push(Relu)
+        .push(MaxPool2d::new(2))
+        .push(Flatten)
+        .push(Linear::new(1600, 10, rng))
+}
+
+/// The CNN's products on `images` images, as im2col GEMMs: conv1 has 576
+/// output positions of a 25-element patch into 32 channels (its input is
+/// data: no input gradient), conv2 100 positions of 288 into 64.
+fn cnn_products(images: usize) -> [Product; 3] {
+    [
+        Product::linear(images * 576, 25, 32, false),
+        Product::linear(images * 100, 288, 64, true),
+        Product::linear(images, 1600, 10, true),
+    ]
 }
 
 fn w2(opts: &Options) -> Result<(), BoxError> {
     let mut rng = StdRng::seed_from_u64(0);
-    let model = Sequential::new()
-        .push(Conv2d::new(1, 32, 5, &mut rng))
-        .push(Relu)
-        .push(MaxPool2d::new(2))
-        .push(Conv2d::new(32, 64, 3, &mut rng))
-        .push(Relu)
-        .push(MaxPool2d::new(2))
-        .push(Flatten)
-        .push(Linear::new(1600, 10, &mut rng));
+    let model = cnn(&mut rng);
     let x = Var::constant(Tensor::rand_normal(&[64, 1, 28, 28], 0.0, 1.0, &mut rng));
     let labels: Vec<usize> = (0..64).map(|_| rng.random_range(0..10)).collect();
     // Input, conv1 out and ReLU (32×24×24 each), pool1 (32×12×12) and its
     // argmax positions (u32, as many), conv2 out and ReLU (64×10×10 each),
     // pool2 (1600) and its positions, logits.
     let activations = 64 * (784 + 2 * 32 * 576 + 2 * 32 * 144 + 2 * 64 * 100 + 2 * 1600 + 10);
-    train("W2", &model, &x, &labels, activations, opts)
+    train(
+        "W2",
+        &model,
+        &x,
+        &labels,
+        activations,
+        &cnn_products(64),
+        opts,
+    )
+}
+
+/// WEVAL: the CNN's forward pass alone on 1000 images, as in evaluation.
+fn w_eval(opts: &Options) -> Result<(), BoxError> {
+    const BATCH: usize = 1000;
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = cnn(&mut rng);
+    model.eval();
+    let x = Var::constant(Tensor::rand_normal(&[BATCH, 1, 28, 28], 0.0, 1.0, &mut rng));
+    let mut failure = None;
+    let ms = timed_ms(3, opts.steps.min(20), || {
+        let logits = tapegrad::tape::no_grad(|| model.forward(&x));
+        match logits {
+            Ok(logits) => drop(black_box(logits)),
+            Err(e) => drop(failure.get_or_insert(e)),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    emit("WEVAL", "ms_batch", ms);
+    emit("WEVAL", "samples_per_s", BATCH as f64 / (ms * 1e-3));
+    let forward: f64 = cnn_products(BATCH).map(Product::forward_flops).iter().sum();
+    emit_flop_limit("WEVAL", "limit_ms_batch", forward);
+    Ok(())
 }
 
 fn w3(opts: &Options) -> Result<(), BoxError> {
@@ -267,6 +343,7 @@ fn w4() {
             black_box(&mut out);
         });
         emit("W4", metric, 2.0 * (m * n * k) as f64 / (ms * 1e-3) / 1e9);
+        emit("W4", &format!("limit_{metric}"), limits::fma_peak_gflops());
     }
 }
 
@@ -279,6 +356,9 @@ fn w5() -> Result<(), BoxError> {
     let ms = timed_ms(5, 30, || opt.step().expect("the gradient is there"));
     emit("W5", "ms_step", ms);
     emit("W5", "GBps", 28.0 * N as f64 / (ms * 1e-3) / 1e9);
+    let plain = limits::plain_adam_ms(N);
+    emit("W5", "limit_ms_step", plain);
+    emit("W5", "limit_GBps", 28.0 * N as f64 / (plain * 1e-3) / 1e9);
     Ok(())
 }
 
@@ -369,8 +449,9 @@ fn run(wl: &str, opts: &Options) -> Result<(), BoxError> {
         "W5opt" => w5_every_optimizer(),
         "W6" => sequence::w6(opts),
         "W7" => sequence::w7(opts),
+        "WEVAL" => w_eval(opts),
         "WLBFGS" => w_lbfgs(),
-        other => Err(format!("unknown workload {other} (W1..W7, W5opt, WLBFGS)").into()),
+        other => Err(format!("unknown workload {other} (W1..W7, W5opt, WEVAL, WLBFGS)").into()),
     }
 }
 

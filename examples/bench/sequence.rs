@@ -10,7 +10,8 @@ use tapegrad::nn::{
 use tapegrad::optim::{Adam, AdamConfig, AdamW};
 use tapegrad::tape::{Tensor, Var};
 
-use crate::{BoxError, Options, train_loop};
+use crate::limits::{self, Product};
+use crate::{BoxError, Options, emit_flop_limit, train_loop};
 
 /// W6: batch 32 × sequence 64 through one pre-norm block of width 128.
 pub(crate) fn w6(opts: &Options) -> Result<(), BoxError> {
@@ -40,7 +41,20 @@ pub(crate) fn w6(opts: &Options) -> Result<(), BoxError> {
     // outputs, q, k, v, the attention output, the projections, the
     // feed-forward's 512-wide hidden layer twice; per head, the L×L weights.
     let activations = n * l * (12 * d + 2 * 512) + n * 4 * l * l * 2;
-    train_loop("W6", &params, &mut opt, loss, activations, opts)
+    train_loop("W6", &params, &mut opt, loss, activations, opts)?;
+    // Per token: the packed q, k, v projection, the output projection, the
+    // feed-forward pair; per sequence and head (width 32): Q·Kᵀ and P·V.
+    let tokens = n * l;
+    let products = [
+        Product::linear(tokens, d, 3 * d, true),
+        Product::both_operands(n * 4, l, d / 4, l),
+        Product::both_operands(n * 4, l, l, d / 4),
+        Product::linear(tokens, d, d, true),
+        Product::linear(tokens, d, 512, true),
+        Product::linear(tokens, 512, d, true),
+    ];
+    emit_flop_limit("W6", "limit_ms_step", limits::step_flops(&products));
+    Ok(())
 }
 
 /// W7: 28 rows of 28 pixels as a sequence through a 2-layer LSTM, then a
@@ -67,5 +81,17 @@ pub(crate) fn w7(opts: &Options) -> Result<(), BoxError> {
     };
     // Per step and layer: the gate pre-activations (4H), four gates, c, tanh c, h.
     let activations = n * l * 2 * (4 * hidden + 7 * hidden);
-    train_loop("W7", &params, &mut opt, loss, activations, opts)
+    train_loop("W7", &params, &mut opt, loss, activations, opts)?;
+    // Each layer's input projection to the four gates (the first layer's
+    // input is data) and its recurrent product at every step; the head.
+    let rows = n * l;
+    let products = [
+        Product::linear(rows, input, 4 * hidden, false),
+        Product::linear(rows, hidden, 4 * hidden, true),
+        Product::linear(rows, hidden, 4 * hidden, true),
+        Product::linear(rows, hidden, 4 * hidden, true),
+        Product::linear(n, hidden, 10, true),
+    ];
+    emit_flop_limit("W7", "limit_ms_step", limits::step_flops(&products));
+    Ok(())
 }
