@@ -123,6 +123,28 @@ fn large_permutes_match_the_definition() {
     }
 }
 
+/// The head split of attention, [N, L, H, D] → [N, H, L, D] and back: the
+/// last axis stays, whole rows move.
+#[test]
+fn permutes_that_keep_the_last_axis_match_the_definition() {
+    let shape = [2, 5, 3, 4];
+    let x = arange(&shape).value();
+    for perm in [[0, 2, 1, 3], [2, 1, 0, 3], [1, 2, 0, 3]] {
+        let y = Var::constant(x.clone()).permute(&perm).unwrap().value();
+        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        assert_eq!(y.shape(), &out_shape[..]);
+        for k in 0..y.numel() {
+            let mut rest = k;
+            let mut src = [0; 4];
+            for d in (0..4).rev() {
+                src[perm[d]] = rest % out_shape[d];
+                rest /= out_shape[d];
+            }
+            assert_eq!(y.data()[k], x.get(&src).unwrap(), "perm {perm:?} at {k}");
+        }
+    }
+}
+
 /// The [3, 4, 2] tensor p with p[i][j][k] = 12k + 4i + j, so that
 /// `Σ permute(w, [1, 2, 0]) ⊙ p` has the gradient arange in w's layout.
 fn permute_probe() -> Tensor<f64> {

@@ -16,6 +16,8 @@ fn cases() -> Vec<(Vec<usize>, isize)> {
         (vec![2, 3, 4], 1),
         (vec![2, 3, 4], -3),
         (vec![1, 5], 0),
+        // Lanes longer than the 16 parts the max and the sum are taken in.
+        (vec![2, 37], -1),
         (vec![5], 0),
         (vec![], -1),
     ]
@@ -50,6 +52,62 @@ fn values_by_hand() {
     assert_eq!(
         Var::scalar(7.0f64).log_softmax(-1).unwrap().item().unwrap(),
         0.0
+    );
+}
+
+/// A long lane in f32 against the same formula in f64, and a NaN anywhere in a
+/// lane makes every output of that lane NaN (PyTorch's behaviour).
+#[test]
+fn long_lanes_match_f64_and_propagate_nan() {
+    let x: Vec<f32> = (0..2 * 53)
+        .map(|i| ((i * 37 % 101) as f32) / 7.0 - 6.0)
+        .collect();
+    let t = Var::constant(Tensor::from_vec(x.clone(), &[2, 53]).unwrap());
+    let (p, lp) = (
+        t.softmax(-1).unwrap().value(),
+        t.log_softmax(-1).unwrap().value(),
+    );
+    for lane in x.chunks(53).enumerate() {
+        let (r, row) = lane;
+        let max = row
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+        let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();
+        for (j, &v) in row.iter().enumerate() {
+            let want = (f64::from(v) - max).exp() / sum;
+            let got = f64::from(p.data()[r * 53 + j]);
+            // exp's ulps, the sum's, and the rounding of x − max in f32,
+            // which e^(x − max) turns into a relative error of |x − max| ε.
+            let shifted = (f64::from(v) - max).abs();
+            assert!(
+                (got - want).abs() <= (4.0 + shifted) * f64::from(f32::EPSILON) * want,
+                "softmax at {r},{j}: {got} against {want}"
+            );
+            let got_log = f64::from(lp.data()[r * 53 + j]);
+            assert!(
+                (got_log - want.ln()).abs() <= 1e-5,
+                "log_softmax at {r},{j}"
+            );
+        }
+    }
+    let mut with_nan = vec![0.5f64; 40];
+    with_nan[21] = f64::NAN;
+    let v = Var::constant(Tensor::from_vec(with_nan, &[40]).unwrap());
+    assert!(
+        v.softmax(0)
+            .unwrap()
+            .value()
+            .data()
+            .iter()
+            .all(|y| y.is_nan())
+    );
+    assert!(
+        v.log_softmax(0)
+            .unwrap()
+            .value()
+            .data()
+            .iter()
+            .all(|y| y.is_nan())
     );
 }
 

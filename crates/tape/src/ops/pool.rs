@@ -15,11 +15,12 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::shape::Shape;
 use crate::tensor::PlaneIndex;
+use crate::tensor::buffers::Reused;
 use crate::var::Var;
 
 /// For each `[N, C]` plane of a pooled tensor, the position of each max in
 /// the input plane (row-major, `0..H·W`).
-type Argmax = Arc<Vec<PlaneIndex>>;
+type Argmax = Arc<Reused<PlaneIndex>>;
 
 /// `out[q, j] = x[q, index[q, j]]`: the input-shaped `x` read at the argmax
 /// positions. ∂x = scatter of g to those positions.

@@ -125,6 +125,38 @@ pub(crate) fn give<T>(mut buffer: Vec<T>) {
     });
 }
 
+/// A vector that goes back to the cache of the thread that drops it, for
+/// data kept beside tensors (max pooling's argmax positions), which would
+/// otherwise be mapped and unmapped by the system allocator every step.
+#[derive(Debug)]
+pub(crate) struct Reused<T>(Vec<T>);
+
+impl<T: Copy> Reused<T> {
+    /// `len` copies of `value`, in a cached buffer when one fits.
+    pub(crate) fn filled(len: usize, value: T) -> Self {
+        Self(filled(len, value))
+    }
+}
+
+impl<T> std::ops::Deref for Reused<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Reused<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
+impl<T> Drop for Reused<T> {
+    fn drop(&mut self) {
+        give(std::mem::take(&mut self.0));
+    }
+}
+
 /// Frees every buffer the calling thread keeps for reuse and returns how
 /// many bytes they held. A program that is done with a large model can call it
 /// to give the memory back to the system; otherwise the cache holds at most
@@ -169,6 +201,18 @@ mod tests {
             let small: Vec<f32> = with_capacity(1 << 18);
             assert_ne!(small.as_ptr(), ptr);
             assert_eq!(release_buffers(), 4 << 20);
+        });
+    }
+
+    #[test]
+    fn a_reused_vector_goes_back_when_dropped() {
+        on_fresh_thread(|| {
+            let index = Reused::filled(1 << 16, 7u32);
+            assert!(index.iter().all(|&i| i == 7));
+            let ptr = index.as_ptr();
+            drop(index);
+            assert_eq!(Reused::filled(1 << 16, 0u32).as_ptr(), ptr);
+            assert_eq!(release_buffers(), 4 << 16);
         });
     }
 

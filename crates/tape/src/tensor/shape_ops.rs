@@ -98,6 +98,16 @@ impl<T: Float> Tensor<T> {
                 let out = tiled_permute(data, &out_shape, &strides, q);
                 Self::from_parts(out, out_shape)
             }
+            // The last axis stays last (attention's head split and merge):
+            // whole rows are copied, the odometer runs over the others.
+            Some(q) if q + 1 == nd && nd > 1 && out_shape[nd - 1] > 1 => {
+                let row = out_shape[nd - 1];
+                let mut out = buffers::with_capacity(self.numel());
+                for_each_offset(&out_shape[..nd - 1], &strides[..nd - 1], |_, off| {
+                    out.extend_from_slice(&data[off..off + row]);
+                });
+                Self::from_parts(out, out_shape)
+            }
             _ => {
                 let mut out = buffers::with_capacity(self.numel());
                 for_each_offset(&out_shape, &strides, |_, off| out.push(data[off]));

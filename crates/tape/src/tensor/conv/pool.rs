@@ -178,7 +178,7 @@ impl<T: Float> Tensor<T> {
         kernel: (usize, usize),
         stride: (usize, usize),
         padding: (usize, usize),
-    ) -> Result<(Tensor<T>, Vec<PlaneIndex>)> {
+    ) -> Result<(Tensor<T>, buffers::Reused<PlaneIndex>)> {
         let geo = pool_geometry("max_pool2d", self.shape(), kernel, stride, padding)?;
         let (plane, p) = (geo.h * geo.w, geo.p());
         if plane > PlaneIndex::MAX as usize {
@@ -194,7 +194,7 @@ impl<T: Float> Tensor<T> {
         }
         let x = self.data();
         let mut best = buffers::filled(geo.n * geo.out_len(), T::ZERO);
-        let mut index: Vec<PlaneIndex> = vec![0; best.len()];
+        let mut index = buffers::Reused::filled(best.len(), 0);
         let work = self.numel() + best.len();
         let cols: Vec<(usize, usize)> = (0..geo.wo)
             .map(|ow| window(ow, geo.sw, geo.pw, geo.kw, geo.w))
