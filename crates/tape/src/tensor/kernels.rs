@@ -61,21 +61,31 @@ impl<T: Float, F: Fn(T) -> T> Kernel for MapSlice<'_, T, F> {
     }
 }
 
-/// Calls `f(out_offset, a_offset, b_offset)` for every element of a broadcast
-/// result of shape `out_shape`, walking the index like an odometer.
-fn for_each_broadcast(
+/// Calls `row(a_offset, b_offset)` for every run of the last axis of a
+/// broadcast result of shape `out_shape`, in row-major order, walking the
+/// other axes like an odometer: the run's k-th element reads
+/// `a_offset + k·sa[last]` and `b_offset + k·sb[last]`. A 0-d shape is one run
+/// of one element.
+fn for_each_broadcast_row(
     out_shape: &[usize],
     sa: &[usize],
     sb: &[usize],
-    mut f: impl FnMut(usize, usize, usize),
+    mut row: impl FnMut(usize, usize),
 ) {
-    let n = shape::numel(out_shape);
-    let nd = out_shape.len();
-    let mut index: Shape = smallvec::smallvec![0; nd];
+    if shape::numel(out_shape) == 0 {
+        return;
+    }
+    let outer = out_shape.len().saturating_sub(1);
+    let mut index: Shape = smallvec::smallvec![0; outer];
     let (mut oa, mut ob) = (0usize, 0usize);
-    for o in 0..n {
-        f(o, oa, ob);
-        for ax in (0..nd).rev() {
+    loop {
+        row(oa, ob);
+        let mut ax = outer;
+        loop {
+            if ax == 0 {
+                return;
+            }
+            ax -= 1;
             index[ax] += 1;
             oa += sa[ax];
             ob += sb[ax];
@@ -86,6 +96,50 @@ fn for_each_broadcast(
             ob -= sb[ax] * out_shape[ax];
             index[ax] = 0;
         }
+    }
+}
+
+/// A broadcast operand seen along the output's last axis: its data and its
+/// stride along that axis (0 when broadcast, 1 when contiguous).
+struct RunOf<'a, T> {
+    data: &'a [T],
+    stride: usize,
+}
+
+impl<'a, T> RunOf<'a, T> {
+    /// `data` with the broadcast `strides` of its operand.
+    fn of(data: &'a [T], strides: &[usize]) -> Self {
+        Self {
+            data,
+            stride: strides.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// Appends `f(a[k], b[k])` for the `len` elements of one run, as a contiguous
+/// loop (which the compiler vectorizes) when each operand is contiguous or
+/// constant along the run.
+fn extend_run<T: Float>(
+    out: &mut Vec<T>,
+    (a, ia): (&RunOf<'_, T>, usize),
+    (b, ib): (&RunOf<'_, T>, usize),
+    len: usize,
+    f: &impl Fn(T, T) -> T,
+) {
+    match (a.stride, b.stride) {
+        (1, 1) => {
+            let (a, b) = (&a.data[ia..ia + len], &b.data[ib..ib + len]);
+            out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        }
+        (1, 0) => {
+            let y = b.data[ib];
+            out.extend(a.data[ia..ia + len].iter().map(|&x| f(x, y)));
+        }
+        (0, 1) => {
+            let x = a.data[ia];
+            out.extend(b.data[ib..ib + len].iter().map(|&y| f(x, y)));
+        }
+        (la, lb) => out.extend((0..len).map(|k| f(a.data[ia + k * la], b.data[ib + k * lb]))),
     }
 }
 
@@ -198,9 +252,12 @@ impl<T: Float> Tensor<T> {
         }
         let sa = shape::broadcast_strides(&self.shape, &out_shape);
         let sb = shape::broadcast_strides(&other.shape, &out_shape);
-        let mut out = buffers::filled(shape::numel(&out_shape), T::ZERO);
-        let (a, b) = (self.data(), other.data());
-        for_each_broadcast(&out_shape, &sa, &sb, |o, ia, ib| out[o] = f(a[ia], b[ib]));
+        let mut out = buffers::with_capacity(shape::numel(&out_shape));
+        let (a, b) = (RunOf::of(self.data(), &sa), RunOf::of(other.data(), &sb));
+        let len = out_shape.last().copied().unwrap_or(1);
+        for_each_broadcast_row(&out_shape, &sa, &sb, |ia, ib| {
+            extend_run(&mut out, (&a, ia), (&b, ib), len, &f);
+        });
         Ok(Self::from_parts(out, out_shape))
     }
 
@@ -327,9 +384,12 @@ impl<T: Float> Tensor<T> {
             });
         }
         let src = shape::broadcast_strides(&self.shape, target);
-        let mut out = buffers::filled(shape::numel(target), T::ZERO);
-        let data = self.data();
-        for_each_broadcast(target, &src, &src, |o, i, _| out[o] = data[i]);
+        let mut out = buffers::with_capacity(shape::numel(target));
+        let data = RunOf::of(self.data(), &src);
+        let len = target.last().copied().unwrap_or(1);
+        for_each_broadcast_row(target, &src, &src, |i, _| {
+            extend_run(&mut out, (&data, i), (&data, i), len, &|x, _| x);
+        });
         Ok(Self::from_parts(out, out_shape))
     }
 
