@@ -65,8 +65,6 @@ fn system() -> bool {
 
 unsafe extern "C" {
     fn getenv(name: *const std::ffi::c_char) -> *const std::ffi::c_char;
-    /// mimalloc's option setter (linked in with the allocator).
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
 
 /// Reads `TAPEGRAD_BENCH_ALLOCATOR` with the C library (`std::env` is not
@@ -85,17 +83,11 @@ extern "C" fn choose() {
 #[unsafe(link_section = ".init_array")]
 static CHOOSE: extern "C" fn() = choose;
 
-/// `mi_option_purge_delay` in mimalloc 3's option enum.
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-/// With mimalloc, keeps freed pages mapped: by default it returns them to the
-/// OS after 10 ms, and a training step, which frees and reallocates the same
-/// multi-MB activations every few milliseconds, then faults every page back in
-/// (the kernel zeroes each one). Equivalent to `MIMALLOC_PURGE_DELAY=-1`, which
-/// wins when set.
+/// With mimalloc, keeps freed pages mapped (`tapegrad_train::keep_freed_pages`:
+/// a training step frees and reallocates the same multi-MB activations every
+/// few milliseconds, which mimalloc's default purging would fault back in).
 pub fn keep_freed_pages() {
-    if !system() && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: a plain setter of an integer option; any value is accepted.
-        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    if !system() {
+        tapegrad_train::keep_freed_pages();
     }
 }

@@ -16,6 +16,7 @@
 //! println!("{:.2}%", 100.0 * outcome.history.last().unwrap().test_accuracy);
 //! ```
 
+mod allocator;
 mod checkpoint;
 mod cli;
 mod config;
@@ -31,6 +32,7 @@ mod report;
 mod run;
 mod schedule;
 
+pub use allocator::keep_freed_pages;
 pub use checkpoint::{Checkpoint, checkpoint_dir, epoch_seed, find_checkpoint, save_checkpoint};
 pub use cli::{Args, Command, main_with_args, parse_args};
 pub use config::{
