@@ -20,6 +20,7 @@ mod denormal;
 pub mod engine;
 pub mod error;
 pub mod float;
+pub mod functional;
 pub mod gradcheck;
 pub mod ops;
 pub mod shape;

@@ -18,7 +18,7 @@ use crate::float::Float;
 use crate::var::{Var, with_grad_mode};
 
 /// `x` again as a new node whose gradient is passed through unchanged.
-fn alias<T: Float>(x: &Var<T>) -> Var<T> {
+pub(crate) fn alias<T: Float>(x: &Var<T>) -> Var<T> {
     let rule = OutputNotRead(|c: &Ctx<'_, T>| single(c.grad.clone()));
     Var::from_op("alias", x.value(), &[x], rule)
 }

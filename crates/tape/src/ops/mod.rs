@@ -5,7 +5,7 @@
 mod activation;
 mod attention;
 mod broadcast;
-mod composed;
+pub(crate) mod composed;
 mod conv;
 mod elementwise;
 mod embedding;
