@@ -55,6 +55,7 @@ mod describe;
 mod dropout;
 mod embedding;
 mod error;
+mod gauss_newton;
 mod generator;
 pub mod init;
 mod linear;
@@ -83,6 +84,7 @@ pub use dropout::{Dropout, Dropout2d};
 pub use embedding::Embedding;
 
 pub use error::{LoadProblem, NnError, Result};
+pub use gauss_newton::{OutputCurvature, gauss_newton_product};
 pub use generator::{ChaCha12Rng, Generator, GeneratorState, ParseGeneratorStateError};
 pub use linear::Linear;
 pub use loss::{

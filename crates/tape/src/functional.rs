@@ -313,6 +313,57 @@ pub fn hessian<T: Float>(
     })
 }
 
+/// `J v` of an output already computed from `wrt` (parameters, say), one
+/// tangent per var of `wrt`: the double-backward trick on the recorded graph,
+/// which is kept. For a model whose parameters live inside it, where [`jvp`]
+/// cannot substitute its own entry points.
+///
+/// ```
+/// use tapegrad_tape::{Tensor, Var, functional::jvp_of};
+/// let w = Var::parameter(Tensor::from_vec(vec![2.0f64, 3.0], &[2]).unwrap());
+/// let y = w.mul(&w).unwrap(); // J = diag(2w)
+/// let v = Var::constant(Tensor::ones(&[2]));
+/// assert_eq!(jvp_of(&y, &[w], &[v], false).unwrap().value().data(), &[4.0, 6.0]);
+/// ```
+pub fn jvp_of<T: Float>(
+    output: &Var<T>,
+    wrt: &[Var<T>],
+    v: &[Var<T>],
+    create_graph: bool,
+) -> Result<Var<T>> {
+    check_vectors("jvp_of", v, wrt)?;
+    with_grad_mode(true, || {
+        let jv = tangent(std::slice::from_ref(output), wrt, v, create_graph)?;
+        Ok(finish(jv, create_graph).remove(0))
+    })
+}
+
+/// `vᵀJ` of an output already computed from `wrt`, one part per var of
+/// `wrt` (zeros where unused); the graph is kept.
+///
+/// ```
+/// use tapegrad_tape::{Tensor, Var, functional::vjp_of};
+/// let w = Var::parameter(Tensor::from_vec(vec![2.0f64, 3.0], &[2]).unwrap());
+/// let y = w.mul(&w).unwrap();
+/// let v = Var::constant(Tensor::from_vec(vec![1.0, -1.0], &[2]).unwrap());
+/// assert_eq!(vjp_of(&y, &[w], &v, false).unwrap()[0].value().data(), &[4.0, -6.0]);
+/// ```
+pub fn vjp_of<T: Float>(
+    output: &Var<T>,
+    wrt: &[Var<T>],
+    v: &Var<T>,
+    create_graph: bool,
+) -> Result<Vec<Var<T>>> {
+    check_vectors(
+        "vjp_of",
+        std::slice::from_ref(v),
+        std::slice::from_ref(output),
+    )?;
+    let out = std::slice::from_ref(output);
+    let vjp = cotangent(out, wrt, Some(std::slice::from_ref(v)), create_graph)?;
+    Ok(finish(vjp, create_graph))
+}
+
 /// The blocks of `∂y/∂xᵢ`, shaped `y.shape ++ xᵢ.shape`: one vector-Jacobian
 /// product per element of y, with the unit cotangents, stacked.
 fn jacobian_of<T: Float>(y: &Var<T>, x: &[Var<T>], create_graph: bool) -> Result<Vec<Var<T>>> {
