@@ -19,6 +19,8 @@
 //!   linear 128→10 on the last layer's final state, cross-entropy, Adam, f32.
 //! - WEVAL: W2's CNN forward only, under `no_grad`, on a batch of 1000:
 //!   `ms_batch` and `samples_per_s`.
+//! - WGN: one Gauss–Newton–vector product (cross-entropy curvature) against
+//!   one gradient on the same batch, for W1's MLP and W2's CNN.
 //! - WLBFGS: L-BFGS (history 10, no line search) on W1's MLP over a full batch
 //!   of 60 000 random MNIST-sized samples: `ms_per_iteration`, `ms_per_eval`.
 //!
@@ -54,6 +56,7 @@ use tapegrad::tape::{Tensor, Var};
 
 mod allocator;
 mod limits;
+mod second_order;
 mod sequence;
 
 use limits::Product;
@@ -66,7 +69,7 @@ const STEPS: usize = 50;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn emit(wl: &str, metric: &str, value: f64) {
+pub(crate) fn emit(wl: &str, metric: &str, value: f64) {
     println!(
         "{{\"fw\": \"tapegrad\", \"wl\": \"{wl}\", \"metric\": \"{metric}\", \"value\": {value:.4}}}"
     );
@@ -78,7 +81,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// Median milliseconds of `steps` calls after `warmup` untimed ones.
-fn timed_ms(warmup: usize, steps: usize, mut f: impl FnMut()) -> f64 {
+pub(crate) fn timed_ms(warmup: usize, steps: usize, mut f: impl FnMut()) -> f64 {
     for _ in 0..warmup {
         f();
     }
@@ -194,7 +197,7 @@ fn memory_figures(wl: &str, params: &[Var<f32>], activations: usize) {
 }
 
 /// W1's MLP 784-512-512-10 with ReLU.
-fn mlp(rng: &mut StdRng) -> Sequential {
+pub(crate) fn mlp(rng: &mut StdRng) -> Sequential {
     Sequential::new()
         .push(Linear::new(784, 512, rng))
         .push(Relu)
@@ -219,7 +222,7 @@ fn w1(opts: &Options) -> Result<(), BoxError> {
 }
 
 /// W2's CNN for 28×28 single-channel images.
-fn cnn(rng: &mut StdRng) -> Sequential {
+pub(crate) fn cnn(rng: &mut StdRng) -> Sequential {
     Sequential::new()
         .push(Conv2d::new(1, 32, 5, rng))
         .push(Relu)
@@ -450,8 +453,11 @@ fn run(wl: &str, opts: &Options) -> Result<(), BoxError> {
         "W6" => sequence::w6(opts),
         "W7" => sequence::w7(opts),
         "WEVAL" => w_eval(opts),
+        "WGN" => second_order::w_gauss_newton(opts),
         "WLBFGS" => w_lbfgs(),
-        other => Err(format!("unknown workload {other} (W1..W7, W5opt, WEVAL, WLBFGS)").into()),
+        other => {
+            Err(format!("unknown workload {other} (W1..W7, W5opt, WEVAL, WGN, WLBFGS)").into())
+        }
     }
 }
 
