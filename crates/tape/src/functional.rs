@@ -69,15 +69,21 @@ fn cotangent<T: Float>(
         .collect())
 }
 
-/// `f` at `x`, which must give one element (the functions of a Hessian).
-fn scalar<T: Float>(f: impl Fn(&[Var<T>]) -> Result<Var<T>>, x: &[Var<T>]) -> Result<Var<T>> {
-    let y = f(x)?;
+/// The entry points x of `inputs`, a scalar `f(x)` (an error otherwise: the
+/// functions of a Hessian) and its gradient ∇f, recorded.
+fn recorded_gradient<T: Float>(
+    f: impl Fn(&[Var<T>]) -> Result<Var<T>>,
+    inputs: &[Var<T>],
+) -> Result<(Vec<Var<T>>, Var<T>, Vec<Var<T>>)> {
+    let x = entry_points(inputs);
+    let y = f(&x)?;
     if y.numel() != 1 {
         return Err(TapeError::NonScalarOutput {
             shape: y.shape().into(),
         });
     }
-    Ok(y)
+    let g = cotangent(std::slice::from_ref(&y), &x, None, true)?;
+    Ok((x, y, g))
 }
 
 fn zeros_like<T: Float>(x: &Var<T>) -> Var<T> {
@@ -160,13 +166,8 @@ pub fn vjp<T: Float>(
         let x = entry_points(inputs);
         let y = f(&x)?;
         check_vectors("vjp", std::slice::from_ref(v), std::slice::from_ref(&y))?;
-        let vj = cotangent(
-            std::slice::from_ref(&y),
-            &x,
-            Some(std::slice::from_ref(v)),
-            create_graph,
-        )?;
-        Ok((y.detach(), finish(vj, create_graph)))
+        let vj = vjp_of(&y, &x, v, create_graph)?;
+        Ok((y.detach(), vj))
     })
 }
 
@@ -193,8 +194,7 @@ pub fn jvp<T: Float>(
         check_vectors("jvp", v, inputs)?;
         let x = entry_points(inputs);
         let y = f(&x)?;
-        let jv = tangent(std::slice::from_ref(&y), &x, v, create_graph)?;
-        let jv = finish(jv, create_graph).remove(0);
+        let jv = jvp_of(&y, &x, v, create_graph)?;
         Ok((y.detach(), jv))
     })
 }
@@ -220,9 +220,7 @@ pub fn vhp<T: Float>(
 ) -> Result<(Var<T>, Vec<Var<T>>)> {
     with_grad_mode(true, || {
         check_vectors("vhp", v, inputs)?;
-        let x = entry_points(inputs);
-        let y = scalar(f, &x)?;
-        let g = cotangent(std::slice::from_ref(&y), &x, None, true)?;
+        let (x, y, g) = recorded_gradient(f, inputs)?;
         let vh = cotangent(&g, &x, Some(v), create_graph)?;
         Ok((y.detach(), finish(vh, create_graph)))
     })
@@ -252,9 +250,7 @@ pub fn hvp<T: Float>(
 ) -> Result<(Var<T>, Vec<Var<T>>)> {
     with_grad_mode(true, || {
         check_vectors("hvp", v, inputs)?;
-        let x = entry_points(inputs);
-        let y = scalar(f, &x)?;
-        let g = cotangent(std::slice::from_ref(&y), &x, None, true)?;
+        let (x, y, g) = recorded_gradient(f, inputs)?;
         let hv = tangent(&g, &x, v, create_graph)?;
         Ok((y.detach(), finish(hv, create_graph)))
     })
@@ -304,9 +300,7 @@ pub fn hessian<T: Float>(
     create_graph: bool,
 ) -> Result<Vec<Vec<Var<T>>>> {
     with_grad_mode(true, || {
-        let x = entry_points(inputs);
-        let y = scalar(f, &x)?;
-        let g = cotangent(std::slice::from_ref(&y), &x, None, true)?;
+        let (x, _, g) = recorded_gradient(f, inputs)?;
         g.iter()
             .map(|gi| Ok(finish(jacobian_of(gi, &x, create_graph)?, create_graph)))
             .collect()
