@@ -69,12 +69,20 @@ fn cotangent<T: Float>(
         .collect())
 }
 
-/// The entry points x of `inputs`, a scalar `f(x)` (an error otherwise: the
-/// functions of a Hessian) and its gradient ∇f, recorded.
+/// The entry points x of some inputs, a scalar f(x) and its gradient ∇f,
+/// recorded so that it can be differentiated again.
+struct Recorded<T: Float> {
+    x: Vec<Var<T>>,
+    y: Var<T>,
+    g: Vec<Var<T>>,
+}
+
+/// [`Recorded`] for `f` at `inputs`; a non-scalar `f` is an error (the
+/// functions of a Hessian).
 fn recorded_gradient<T: Float>(
     f: impl Fn(&[Var<T>]) -> Result<Var<T>>,
     inputs: &[Var<T>],
-) -> Result<(Vec<Var<T>>, Var<T>, Vec<Var<T>>)> {
+) -> Result<Recorded<T>> {
     let x = entry_points(inputs);
     let y = f(&x)?;
     if y.numel() != 1 {
@@ -83,7 +91,7 @@ fn recorded_gradient<T: Float>(
         });
     }
     let g = cotangent(std::slice::from_ref(&y), &x, None, true)?;
-    Ok((x, y, g))
+    Ok(Recorded { x, y, g })
 }
 
 fn zeros_like<T: Float>(x: &Var<T>) -> Var<T> {
@@ -220,7 +228,7 @@ pub fn vhp<T: Float>(
 ) -> Result<(Var<T>, Vec<Var<T>>)> {
     with_grad_mode(true, || {
         check_vectors("vhp", v, inputs)?;
-        let (x, y, g) = recorded_gradient(f, inputs)?;
+        let Recorded { x, y, g } = recorded_gradient(f, inputs)?;
         let vh = cotangent(&g, &x, Some(v), create_graph)?;
         Ok((y.detach(), finish(vh, create_graph)))
     })
@@ -250,7 +258,7 @@ pub fn hvp<T: Float>(
 ) -> Result<(Var<T>, Vec<Var<T>>)> {
     with_grad_mode(true, || {
         check_vectors("hvp", v, inputs)?;
-        let (x, y, g) = recorded_gradient(f, inputs)?;
+        let Recorded { x, y, g } = recorded_gradient(f, inputs)?;
         let hv = tangent(&g, &x, v, create_graph)?;
         Ok((y.detach(), finish(hv, create_graph)))
     })
@@ -300,7 +308,7 @@ pub fn hessian<T: Float>(
     create_graph: bool,
 ) -> Result<Vec<Vec<Var<T>>>> {
     with_grad_mode(true, || {
-        let (x, _, g) = recorded_gradient(f, inputs)?;
+        let Recorded { x, g, .. } = recorded_gradient(f, inputs)?;
         g.iter()
             .map(|gi| Ok(finish(jacobian_of(gi, &x, create_graph)?, create_graph)))
             .collect()
