@@ -1,7 +1,8 @@
 """Runs tapegrad's benchmark and its PyTorch twin in alternation (A B A B …),
 each workload in a fresh process, and prints the median per figure (with the
 range over rounds) and the ratio tapegrad / torch. For times, below 1 means
-tapegrad is faster; for GFLOP/s, GB/s and samples/s, above 1 does.
+tapegrad is faster; for GFLOP/s, GB/s and samples/s, above 1 does. The table
+is headed by the host it ran on (CPU model, family and model number).
 
 Where the benchmark prints a figure's limit on this machine (`limit_<metric>`:
 the GEMM FLOPs over the measured FMA peak, or the plainest fused loop's time
@@ -29,6 +30,22 @@ def run(cmd, wl):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def host():
+    """The CPU this runs on, as /proc/cpuinfo names it (Linux), for the table's caption."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            lines = info.read().splitlines()
+    except OSError:
+        return "unknown host"
+    fields = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    cpus = sum(1 for line in lines if line.startswith("processor"))
+    return (f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, "
+            f"model {fields.get('model', '?')}), {cpus} logical CPUs")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -40,6 +57,7 @@ def main():
             for cmd in (RUST, TORCH):
                 for rec in run(cmd, wl):
                     values[(rec["wl"], rec["metric"], rec["fw"])].append(rec["value"])
+    print(f"Host: {host()}\n")
     print("| workload | metric | tapegrad | torch | ratio tapegrad/torch | tapegrad / limit | torch / limit |")
     print("|---|---|---|---|---|---|---|")
     for wl, metric in sorted({(w, m) for (w, m, _) in values}):
