@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::Tensor;
+use super::shape_ops::for_each_offset2;
 use crate::error::{Result, TapeError};
 use crate::float::Float;
 use crate::shape::{self, Shape};
@@ -62,41 +63,21 @@ impl<T: Float, F: Fn(T) -> T> Kernel for MapSlice<'_, T, F> {
 }
 
 /// Calls `row(a_offset, b_offset)` for every run of the last axis of a
-/// broadcast result of shape `out_shape`, in row-major order, walking the
-/// other axes like an odometer: the run's k-th element reads
+/// broadcast result of shape `out_shape`, in row-major order (the odometer of
+/// [`for_each_offset2`] over the other axes): the run's k-th element reads
 /// `a_offset + k·sa[last]` and `b_offset + k·sb[last]`. A 0-d shape is one run
 /// of one element.
 fn for_each_broadcast_row(
     out_shape: &[usize],
     sa: &[usize],
     sb: &[usize],
-    mut row: impl FnMut(usize, usize),
+    row: impl FnMut(usize, usize),
 ) {
     if shape::numel(out_shape) == 0 {
         return;
     }
     let outer = out_shape.len().saturating_sub(1);
-    let mut index: Shape = smallvec::smallvec![0; outer];
-    let (mut oa, mut ob) = (0usize, 0usize);
-    loop {
-        row(oa, ob);
-        let mut ax = outer;
-        loop {
-            if ax == 0 {
-                return;
-            }
-            ax -= 1;
-            index[ax] += 1;
-            oa += sa[ax];
-            ob += sb[ax];
-            if index[ax] < out_shape[ax] {
-                break;
-            }
-            oa -= sa[ax] * out_shape[ax];
-            ob -= sb[ax] * out_shape[ax];
-            index[ax] = 0;
-        }
-    }
+    for_each_offset2(&out_shape[..outer], &sa[..outer], &sb[..outer], row);
 }
 
 /// A broadcast operand seen along the output's last axis: its data and its
